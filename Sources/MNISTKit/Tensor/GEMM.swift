@@ -1,0 +1,31 @@
+import CBLAS
+
+/// Row-major single-precision matrix product through OpenBLAS:
+/// `C = alpha * op(A) * op(B) + beta * C`, with op(A) of shape (m, k) and op(B) (k, n).
+/// Transposes are passed as flags, never materialised.
+@inline(__always)
+public func sgemm(
+    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// OpenBLAS' process-wide settings.
+public enum BLAS {
+    /// Threads OpenBLAS uses for each call. sgemm's results depend on it, so
+    /// determinism holds for a fixed count.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+
+    /// The kernel family OpenBLAS picked for this processor, e.g. "SkylakeX".
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+}

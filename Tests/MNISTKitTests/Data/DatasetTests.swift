@@ -1,0 +1,104 @@
+import Foundation
+import MNISTKit
+import XCTest
+
+final class DatasetTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws { directory = try makeTemporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    func write(_ bytes: [UInt8], _ name: String, in folder: URL? = nil) throws -> String {
+        let url = (folder ?? directory).appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    func images(_ count: Int, height: Int = 2, width: Int = 2) -> [UInt8] {
+        IDX.encode(elementType: .uint8, dimensions: [count, height, width],
+                   payload: (0 ..< count * height * width).map { UInt8($0 % 256) })
+    }
+
+    func labels(_ values: [UInt8]) -> [UInt8] { IDX.encode(elementType: .uint8, dimensions: [values.count], payload: values) }
+
+    func testLoadsPairAndGathersScaledBatch() throws {
+        let dataset = try Dataset.load(imagesPath: try write(gzip(images(3)), "i.gz"), labelsPath: try write(labels([2, 0, 9]), "l"))
+        XCTAssertEqual(dataset.count, 3)
+        XCTAssertEqual(dataset.imageShape, [2, 2, 1])
+        XCTAssertEqual(dataset.labelHistogram(), [1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+        var batch = [Float](repeating: -1, count: 8)
+        var batchLabels = [Int32](repeating: -1, count: 2)
+        let order: [Int32] = [2, 0]
+        order.withUnsafeBufferPointer { dataset.gather($0, into: &batch, labels: &batchLabels) }
+        assertClose(batch, [8, 9, 10, 11, 0, 1, 2, 3].map { Float($0) / 255 }, tolerance: 1e-7)
+        XCTAssertEqual(batchLabels, [9, 2])
+    }
+
+    func testRejectsMismatchedPairs() throws {
+        let imagesPath = try write(images(3), "images")
+        let cases: [([UInt8], String)] = [
+            (labels([1, 2]), "2 labels for 3 images"),
+            (labels([1, 2, 10]), "label 10 at index 2 is outside 0..<10"),
+            (IDX.encode(elementType: .int32, dimensions: [3], payload: [UInt8](repeating: 0, count: 12)), "expected ubyte (0x08) label elements, found int32"),
+            (IDX.encode(elementType: .uint8, dimensions: [3, 1], payload: [0, 0, 0]), "expected labels of rank 1 (N), found dimensions (3, 1)"),
+        ]
+        for (labelBytes, message) in cases {
+            XCTAssertThrowsError(try Dataset.load(imagesPath: imagesPath, labelsPath: try write(labelBytes, "labels"))) {
+                XCTAssertTrue("\($0)".contains(message), "\($0) lacks \(message)")
+            }
+        }
+        // Images and labels swapped: the labels file is rank 1, not an image stack.
+        XCTAssertThrowsError(try Dataset.load(imagesPath: try write(labels([1, 2, 3]), "l2"), labelsPath: imagesPath)) {
+            XCTAssertTrue("\($0)".contains("expected images of rank 3 (N, H, W) or 4 (N, H, W, C), found dimensions (3,)"), "\($0)")
+        }
+    }
+
+    func testLocatorOrderAndBothSpellings() throws {
+        let env = directory.appendingPathComponent("env"), work = directory.appendingPathComponent("work")
+        let system = directory.appendingPathComponent("system")
+        _ = try write(images(1), "toy/train-images.idx3-ubyte", in: system)
+        var locator = DatasetLocator(environmentDirectory: env.path, workingDirectory: work.path, systemDirectory: system.path)
+        XCTAssertEqual(try locator.directory(for: "toy"), system.path + "/toy")
+        _ = try write(gzip(images(1)), "toy/train-images-idx3-ubyte.gz", in: work.appendingPathComponent("data"))
+        XCTAssertEqual(try locator.directory(for: "toy"), work.path + "/data/toy")
+        _ = try write(images(1), "toy/train-images-idx3-ubyte", in: env)
+        XCTAssertEqual(try locator.directory(for: "toy"), env.path + "/toy")
+        locator = DatasetLocator(explicitDirectory: directory.appendingPathComponent("nowhere").path,
+                                 environmentDirectory: env.path, workingDirectory: work.path, systemDirectory: system.path)
+        XCTAssertThrowsError(try locator.directory(for: "toy"))
+        let missing = DatasetLocator(environmentDirectory: env.path, workingDirectory: work.path, systemDirectory: system.path)
+        XCTAssertThrowsError(try missing.directory(for: "absent")) {
+            XCTAssertEqual("\($0)", "dataset \"absent\" not found; looked in: \(env.path)/absent, \(work.path)/data/absent, \(system.path)/absent (pass --data DIR, or see data/README.md)")
+        }
+        XCTAssertThrowsError(try DatasetLocator.files(.test, in: env.path + "/toy")) {
+            XCTAssertEqual("\($0)", "\(env.path)/toy: missing t10k-images-idx3-ubyte[.gz]")
+        }
+    }
+
+    func testDecodesFashionMNISTWhenInstalled() throws {
+        let path = "/usr/share/datasets/fashion-mnist"
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("\(path) is absent; `make setup` installs Debian's dataset-fashion-mnist")
+        }
+        let locator = DatasetLocator(explicitDirectory: path)
+        let train = try locator.load("fashion-mnist", split: .train)
+        XCTAssertEqual(train.count, 60_000)
+        XCTAssertEqual(train.imageShape, [28, 28, 1])
+        XCTAssertEqual(train.images.count, 60_000 * 784)
+        XCTAssertEqual(train.labelHistogram(), [Int](repeating: 6000, count: 10))
+        let test = try locator.load("fashion-mnist", split: .test)
+        XCTAssertEqual(test.count, 10_000)
+        XCTAssertEqual(test.labelHistogram(), [Int](repeating: 1000, count: 10))
+    }
+
+    func testDecodesMNISTDigitsWhenPresent() throws {
+        let path = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) is absent") }
+        let train = try DatasetLocator(explicitDirectory: path).load("mnist", split: .train)
+        XCTAssertEqual(train.count, 60_000)
+        XCTAssertEqual(Array(train.labels.prefix(10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
+        let test = try DatasetLocator(explicitDirectory: path).load("mnist", split: .test)
+        XCTAssertEqual(test.count, 10_000)
+    }
+}
