@@ -1,8 +1,10 @@
 # Every target that builds runs `setup` first, so each works alone on a fresh machine.
 SWIFT ?= swift
 BIN := .build/release
+CONFIG ?= dense512.json
+CHECKPOINT ?= model.ckpt
 
-.PHONY: setup build test clean
+.PHONY: setup build test train eval clean
 
 setup:
 	@scripts/setup.sh
@@ -14,6 +16,14 @@ build: setup
 test: setup
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
+
+# Trains the seed model (Dense 512 relu, Dense 10 softmax, RMSprop) on Fashion-MNIST, then evaluates it.
+train: build
+	$(BIN)/mnist-train --config $(CONFIG) --output $(CHECKPOINT)
+	$(BIN)/mnist-eval $(CHECKPOINT)
+
+eval: build
+	$(BIN)/mnist-eval $(CHECKPOINT)
 
 clean:
 	rm -rf .build

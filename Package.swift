@@ -4,6 +4,8 @@ import PackageDescription
 let package = Package(
     name: "mnist-train",
     products: [
+        .executable(name: "mnist-train", targets: ["mnist-train"]),
+        .executable(name: "mnist-eval", targets: ["mnist-eval"]),
         .library(name: "MNISTKit", targets: ["MNISTKit"]),
     ],
     dependencies: [
@@ -12,9 +14,22 @@ let package = Package(
     targets: [
         // OpenBLAS' CBLAS interface; only Tensor/GEMM.swift imports it.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        // zlib for gzip-compressed IDX files; only Data/Inflate.swift imports it.
+        // zlib for gzip-compressed IDX files and CRC-32; only Data/Zlib.swift imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "MNISTKit", dependencies: ["CBLAS", "CZlib"]),
-        .testTarget(name: "MNISTKitTests", dependencies: ["MNISTKit", "CZlib"]),
+        // Terminal-facing helpers shared by the two commands: the library never prints.
+        .target(
+            name: "CLISupport",
+            dependencies: ["MNISTKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "mnist-train",
+            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "mnist-eval",
+            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Fixtures (synthetic datasets, gzip) that both test targets build for themselves.
+        .target(name: "TestFixtures", dependencies: ["MNISTKit", "CZlib"], path: "Tests/TestFixtures"),
+        .testTarget(name: "MNISTKitTests", dependencies: ["MNISTKit", "TestFixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["MNISTKit", "TestFixtures"]),
     ]
 )

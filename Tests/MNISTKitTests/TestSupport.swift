@@ -1,6 +1,6 @@
-import CZlib
 import Foundation
 import MNISTKit
+import TestFixtures
 import XCTest
 
 /// The package's root folder, found from this file's location.
@@ -11,26 +11,6 @@ func makeTemporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("mnistkit-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
-}
-
-/// gzip-compresses `bytes` with zlib (a reference independent of the reader).
-func gzip(_ bytes: [UInt8]) -> [UInt8] {
-    var stream = z_stream()
-    precondition(czlib_deflate_init2(&stream, 6, 16 + 15) == Z_OK)
-    defer { deflateEnd(&stream) }
-    var input = bytes
-    var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-    let written = input.withUnsafeMutableBufferPointer { inputBuffer in
-        output.withUnsafeMutableBufferPointer { outputBuffer in
-            stream.next_in = inputBuffer.baseAddress
-            stream.avail_in = UInt32(inputBuffer.count)
-            stream.next_out = outputBuffer.baseAddress
-            stream.avail_out = UInt32(outputBuffer.count)
-            precondition(deflate(&stream, Z_FINISH) == Z_STREAM_END)
-            return outputBuffer.count - Int(stream.avail_out)
-        }
-    }
-    return Array(output[..<written])
 }
 
 /// A tensor of uniform values in [-1, 1) drawn from `generator`.
@@ -60,4 +40,22 @@ func unravel(_ flat: Int, _ shape: [Int]) -> [Int] {
 
 func ravel(_ index: [Int], _ shape: [Int]) -> Int {
     zip(index, shape).reduce(0) { $0 * $1.1 + $1.0 }
+}
+
+/// A spec for `syntheticDataset`: dense 16 relu, dropout, dense 10 softmax.
+func syntheticSpec(optimizer: OptimizerSpec = .defaults(.rmsprop), epochs: Int = 4, dropout: Double = 0.1) -> ModelSpec {
+    var spec = ModelSpec(layers: [
+        .flatten,
+        .dense(units: 16, activation: .relu, useBias: true, kernelInitializer: .glorotUniform, biasInitializer: .zeros),
+        .dropout(rate: dropout),
+        .dense(units: 10, activation: .softmax, useBias: true, kernelInitializer: .glorotUniform, biasInitializer: .zeros),
+    ], loss: .categoricalCrossentropy)
+    spec.name = "synthetic"
+    spec.dataset = "synthetic"
+    spec.inputShape = [4, 4]
+    spec.optimizer = optimizer
+    spec.epochs = epochs
+    spec.batchSize = 32
+    spec.seed = 3
+    return spec
 }

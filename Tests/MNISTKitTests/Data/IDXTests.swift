@@ -1,5 +1,6 @@
 import Foundation
 import MNISTKit
+import TestFixtures
 import XCTest
 
 final class IDXTests: XCTestCase {

@@ -62,3 +62,16 @@ final class GzipSource: ByteSource {
         return buffer.count - Int(stream.pointee.avail_out)
     }
 }
+
+/// zlib's CRC-32 (the gzip and PNG polynomial), also used to seal checkpoints.
+public func crc32Checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    var crc: UInt = 0
+    var offset = 0
+    while offset < bytes.count {
+        // zlib takes a 32-bit length; feed large buffers in chunks.
+        let length = min(bytes.count - offset, 1 << 30)
+        crc = crc32(crc, bytes.baseAddress!.assumingMemoryBound(to: Bytef.self) + offset, UInt32(length))
+        offset += length
+    }
+    return UInt32(crc)
+}

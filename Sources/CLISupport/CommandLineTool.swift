@@ -1,0 +1,95 @@
+import ArgumentParser
+@preconcurrency import Glibc
+import MNISTKit
+
+/// Exit codes (sysexits.h): distinct for each kind of failure so scripts can tell them apart.
+public enum ExitStatus {
+    public static let usage: Int32 = 64
+    public static let badInput: Int32 = 65
+    public static let missingFile: Int32 = 66
+    public static let software: Int32 = 70
+    public static let cannotCreate: Int32 = 73
+    public static let interrupted: Int32 = 130
+    public static let terminated: Int32 = 143
+}
+
+/// Writes one line to standard error.
+public func printError(_ line: String) {
+    fputs(line + "\n", stderr)
+}
+
+/// Writes text to standard output and flushes, so progress shows at once.
+public func printOut(_ text: String, terminator: String = "\n") {
+    fputs(text + terminator, stdout)
+    fflush(stdout)
+}
+
+/// The exit status a library error deserves: 66 for a missing file, 65 for bad contents.
+public func exitStatus(for error: Error) -> Int32 {
+    switch error {
+    case let error as ConfigError: return error.isMissingFile ? ExitStatus.missingFile : ExitStatus.badInput
+    case let error as IDXError:
+        if case .unreadable(_, .notFound) = error { return ExitStatus.missingFile }
+        return ExitStatus.badInput
+    case let error as DatasetError:
+        switch error {
+        case .notFound, .missingFile: return ExitStatus.missingFile
+        default: return ExitStatus.badInput
+        }
+    case let error as CheckpointError:
+        if error.isMissingFile { return ExitStatus.missingFile }
+        return error.message.hasPrefix("cannot ") ? ExitStatus.cannotCreate : ExitStatus.badInput
+    case let error as TrainingError:
+        if case .diverged = error { return ExitStatus.software }
+        return ExitStatus.interrupted
+    case let error as UsageError: return error.status
+    default: return ExitStatus.software
+    }
+}
+
+/// A failure the command itself detects, with its exit status.
+public struct UsageError: Error, CustomStringConvertible {
+    public let description: String
+    public let status: Int32
+
+    public init(_ description: String, status: Int32 = ExitStatus.usage) {
+        self.description = description
+        self.status = status
+    }
+}
+
+extension ParsableCommand {
+    /// Parses the command line and runs, turning every failure into one
+    /// `error:` line on stderr and a documented exit status; never a stack trace.
+    public static func runAsTool() -> Never {
+        var command: Self
+        do {
+            guard let parsed = try parseAsRoot() as? Self else { throw CleanExit.helpRequest(self) }
+            command = parsed
+        } catch {
+            let status = exitCode(for: error).rawValue
+            let message = fullMessage(for: error)
+            if status == 0 {
+                printOut(message)
+                Glibc.exit(0)
+            }
+            // ArgumentParser adds usage lines after the message; keep the first.
+            let first = message.split(separator: "\n").first.map(String.init) ?? "invalid command line"
+            let trimmed = first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
+            printError("error: \(trimmed)")
+            Glibc.exit(status == 1 ? ExitStatus.usage : status)
+        }
+        do {
+            try command.run()
+            Glibc.exit(0)
+        } catch let exit as ExitCode {
+            Glibc.exit(exit.rawValue)
+        } catch {
+            printError("error: \(error)")
+            Glibc.exit(exitStatus(for: error))
+        }
+    }
+}
+
+/// Whether standard output is a terminal (progress then redraws in place).
+public var standardOutputIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }

@@ -1,0 +1,66 @@
+import Foundation
+import MNISTKit
+
+/// Four decimals, as Keras prints metrics.
+public func fourDecimals(_ value: Double) -> String { String(format: "%.4f", value) }
+
+/// 407050 -> "407,050".
+public func groupedThousands(_ value: Int) -> String {
+    let digits = String(value)
+    var out = ""
+    for (index, character) in digits.enumerated() {
+        if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
+        out.append(character)
+    }
+    return out
+}
+
+/// `[=========>....................]` for `done` of `total`.
+public func progressBar(_ done: Int, of total: Int, width: Int = 30) -> String {
+    guard total > 0 else { return "[" + String(repeating: "=", count: width) + "]" }
+    let filled = min(width, done * width / total)
+    if filled >= width { return "[" + String(repeating: "=", count: width) + "]" }
+    return "[" + String(repeating: "=", count: filled) + ">" + String(repeating: ".", count: width - filled - 1) + "]"
+}
+
+/// The running line while an epoch trains (redrawn in place on a terminal):
+/// `epoch 2/5  312/469 [=========>....] ETA 1s - loss: 0.3825 - accuracy: 0.8606`.
+public func progressLine(_ progress: BatchProgress) -> String {
+    let width = String(progress.batchCount).count
+    let perBatch = progress.seconds / Double(max(progress.batch, 1))
+    let eta = Int((perBatch * Double(progress.batchCount - progress.batch)).rounded())
+    return "epoch \(progress.epoch)/\(progress.epochs)  \(String(progress.batch).leftPadded(width))/\(progress.batchCount) "
+        + "\(progressBar(progress.batch, of: progress.batchCount)) ETA \(eta)s - loss: \(fourDecimals(progress.loss)) - accuracy: \(fourDecimals(progress.accuracy))"
+}
+
+/// The line an epoch leaves behind:
+/// `epoch 3/5  469/469 [=====] 2.1s 4ms/step - loss: 0.2886 - accuracy: 0.8949 - val_loss: ...`.
+public func epochLine(_ report: EpochReport, batchCount: Int) -> String {
+    let perStep = Int((report.seconds * 1000 / Double(max(batchCount, 1))).rounded())
+    var line = "epoch \(report.epoch)/\(report.epochs)  \(batchCount)/\(batchCount) \(progressBar(1, of: 1)) "
+        + String(format: "%.1fs", report.seconds) + " \(perStep)ms/step - loss: \(fourDecimals(report.loss)) - accuracy: \(fourDecimals(report.accuracy))"
+    if let validation = report.validation {
+        line += " - val_loss: \(fourDecimals(validation.loss)) - val_accuracy: \(fourDecimals(validation.accuracy))"
+    }
+    return line
+}
+
+/// Keras' `model.summary()` table.
+public func summaryTable(_ model: Model) -> String {
+    let rule = String(repeating: "_", count: 65), double = String(repeating: "=", count: 65)
+    func row(_ a: String, _ b: String, _ c: String) -> String {
+        (" " + a).padding(toLength: 29, withPad: " ", startingAt: 0) + b.padding(toLength: 26, withPad: " ", startingAt: 0) + c
+    }
+    var lines = ["Model: \"\(model.spec.name)\"", rule, row("Layer (type)", "Output Shape", "Param #"), double]
+    for layer in model.summary {
+        lines.append(row("\(layer.name) (\(layer.kind))", formatShape([-1] + layer.outputShape).replacingOccurrences(of: "-1", with: "None"),
+                         groupedThousands(layer.parameterCount)))
+    }
+    lines += [double, "Total params: \(groupedThousands(model.parameterCount))",
+              "Trainable params: \(groupedThousands(model.parameterCount))", "Non-trainable params: 0", rule]
+    return lines.joined(separator: "\n")
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

@@ -1,0 +1,297 @@
+import Foundation
+
+public struct CheckpointError: Error, Equatable, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    /// The file does not exist (exit 66 rather than 65).
+    public let isMissingFile: Bool
+
+    public init(path: String, message: String, isMissingFile: Bool = false) {
+        self.path = path
+        self.message = message
+        self.isMissingFile = isMissingFile
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+/// A training snapshot in the safetensors layout: an 8-byte little-endian header
+/// length, a JSON header naming each tensor's dtype, shape and byte range, then
+/// the raw little-endian float32 data. `safetensors.numpy.load_file` reads it.
+///
+/// Tensors: the parameters in model order (`dense_1.kernel` (inputs, outputs),
+/// `dense_1.bias`, ...), then the optimizer's slots (`optimizer.dense_1.kernel.rms`).
+/// `__metadata__` carries the format and version, the resolved spec, the training
+/// state, the dataset name, the tool version and a CRC-32 of the data section;
+/// no timestamps or paths, so the bytes depend only on the training.
+public struct Checkpoint {
+    public static let format = "mnist-train-checkpoint"
+    public static let formatVersion = 1
+    /// Headers larger than this are refused before they are read.
+    static let maximumHeaderBytes = 16 << 20
+
+    public let spec: ModelSpec
+    public let state: TrainingState
+    public let dataset: String
+    public let toolVersion: String
+    /// Name, shape and values of every tensor, in file order.
+    public let tensors: [(name: String, shape: [Int], values: [Float])]
+
+    public func tensor(_ name: String) -> (shape: [Int], values: [Float])? {
+        tensors.first { $0.name == name }.map { ($0.shape, $0.values) }
+    }
+
+    /// A snapshot of a trainer's model, optimizer and state.
+    public init(trainer: Trainer) {
+        self.init(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state)
+    }
+
+    public init(model: Model, optimizer: Optimizer, state: TrainingState) {
+        spec = model.spec
+        self.state = state
+        dataset = model.spec.dataset
+        toolVersion = MNISTKit.toolVersion
+        var tensors = model.parameterSlots.map { ($0.name, $0.shape, model.parameters.slice($0.offset, $0.count)) }
+        for slot in model.parameterSlots {
+            for (slotName, buffer) in optimizer.slots {
+                tensors.append(("optimizer.\(slot.name).\(slotName)", slot.shape, buffer.slice(slot.offset, slot.count)))
+            }
+        }
+        self.tensors = tensors
+    }
+
+    // MARK: Writing
+
+    /// The file's bytes.
+    public func encoded() -> [UInt8] {
+        var data = [UInt8]()
+        data.reserveCapacity(tensors.reduce(0) { $0 + $1.values.count * 4 })
+        var entries = [(key: String, value: JSONValue)]()
+        for tensor in tensors {
+            let begin = data.count
+            for value in tensor.values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            entries.append((tensor.name, .object([
+                ("dtype", .string("F32")),
+                ("shape", .array(tensor.shape.map { .number(Double($0)) })),
+                ("data_offsets", .array([.number(Double(begin)), .number(Double(data.count))])),
+            ])))
+        }
+        let crc = data.withUnsafeBytes { crc32Checksum($0) }
+        let metadata: [(key: String, value: JSONValue)] = [
+            ("format", .string(Checkpoint.format)),
+            ("format_version", .string(String(Checkpoint.formatVersion))),
+            ("spec", .string(spec.json.serialized)),
+            ("state", .string(state.json.serialized)),
+            ("dataset", .string(dataset)),
+            ("tool_version", .string(toolVersion)),
+            ("crc32", .string(String(crc, radix: 16).leftPadded(to: 8))),
+        ]
+        var header = Array(JSONValue.object([("__metadata__", .object(metadata.map { ($0.key, $0.value) }))] + entries).serialized.utf8)
+        // Pad with spaces so the data starts 8-byte aligned, as safetensors does.
+        while (8 + header.count) % 8 != 0 { header.append(0x20) }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(8 + header.count + data.count)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
+        return bytes + header + data
+    }
+
+    /// Writes atomically: a temporary file in the same folder, fsync, rename over
+    /// `path`, fsync the folder. A crash at any moment leaves the old file or the new one.
+    public func save(to path: String) throws(CheckpointError) {
+        try writeAtomically(encoded(), to: path)
+    }
+
+    // MARK: Reading
+
+    public static func load(path: String) throws(CheckpointError) -> Checkpoint {
+        let bytes: [UInt8]
+        do {
+            let file = try FileSource(path: path)
+            bytes = try file.read(upTo: file.size)
+        } catch let problem as FileProblem {
+            throw CheckpointError(path: path, message: problem.description, isMissingFile: problem == .notFound)
+        } catch {
+            throw CheckpointError(path: path, message: "\(error)")
+        }
+        return try decode(bytes, path: path)
+    }
+
+    /// Parses and validates every part of a checkpoint: header length, JSON,
+    /// offsets (in bounds, no overlap or gap, matching dtype × shape), CRC,
+    /// format and version, spec and state. `restore` then checks the tensors
+    /// against the spec's layers.
+    public static func decode(_ bytes: [UInt8], path: String) throws(CheckpointError) -> Checkpoint {
+        func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
+        guard bytes.count >= 8 else { throw fail("truncated: \(bytes.count) bytes, too short for a checkpoint") }
+        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw fail("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes): truncated or not a checkpoint")
+        }
+        guard headerLength <= UInt64(maximumHeaderBytes) else { throw fail("header of \(headerLength) bytes is larger than any checkpoint's") }
+        let headerEnd = 8 + Int(headerLength)
+        let header: JSONValue
+        do { header = try JSONParser.parse(Array(bytes[8 ..< headerEnd])) } catch {
+            throw fail("damaged header: \(error.description)")
+        }
+        guard case let .object(members) = header else { throw fail("damaged header: expected a JSON object") }
+        guard case let .object(metadataMembers)? = header["__metadata__"] else {
+            throw fail("not an mnist-train checkpoint: no __metadata__ in the header")
+        }
+        var metadata = [String: String]()
+        for member in metadataMembers {
+            guard case let .string(text) = member.value else { throw fail("damaged header: __metadata__.\(member.key) is not a string") }
+            metadata[member.key] = text
+        }
+        guard metadata["format"] == format else {
+            throw fail("not an mnist-train checkpoint (format \(metadata["format"].map { "\"\($0)\"" } ?? "missing"))")
+        }
+        guard let versionText = metadata["format_version"], let version = Int(versionText), version >= 1 else {
+            throw fail("damaged header: format_version \(metadata["format_version"] ?? "missing") is not a version number")
+        }
+        guard version <= formatVersion else {
+            throw fail("format version \(version) is newer than this mnist-train reads (up to \(formatVersion)); upgrade mnist-train")
+        }
+
+        // Tensor entries: dtype, shape, offsets, all checked before any data is read.
+        let dataSize = bytes.count - headerEnd
+        var entries = [(name: String, shape: [Int], begin: Int, end: Int)]()
+        for member in members where member.key != "__metadata__" {
+            let name = member.key
+            guard case .string("F32")? = member.value["dtype"] else {
+                throw fail("tensor \(name): dtype \(member.value["dtype"]?.kindDescription ?? "missing"), expected \"F32\"")
+            }
+            guard case let .array(shapeItems)? = member.value["shape"],
+                  let shape = shapeItems.integers(), shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor \(name): shape is not a list of non-negative integers")
+            }
+            guard case let .array(offsetItems)? = member.value["data_offsets"], let offsets = offsetItems.integers(),
+                  offsets.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1] else {
+                throw fail("tensor \(name): data_offsets is not a [begin, end] pair")
+            }
+            guard offsets[1] <= dataSize else {
+                throw fail("tensor \(name): data_offsets \(offsets) run past the end of the data (\(dataSize) bytes): truncated")
+            }
+            var elementBytes = 4
+            for dimension in shape {
+                let (product, overflow) = elementBytes.multipliedReportingOverflow(by: dimension)
+                guard !overflow else { throw fail("tensor \(name): shape \(formatShape(shape)) is too large") }
+                elementBytes = product
+            }
+            guard offsets[1] - offsets[0] == elementBytes else {
+                throw fail("tensor \(name): data_offsets \(offsets) hold \(offsets[1] - offsets[0]) bytes, but F32 \(formatShape(shape)) needs \(elementBytes)")
+            }
+            entries.append((name, shape, offsets[0], offsets[1]))
+        }
+        var covered = 0
+        for entry in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+            guard entry.begin >= covered || entry.begin == entry.end else { throw fail("tensor \(entry.name): its data overlaps another tensor's") }
+            guard entry.begin == covered || entry.begin == entry.end else { throw fail("data section has a gap before tensor \(entry.name)") }
+            covered = max(covered, entry.end)
+        }
+        guard covered == dataSize else { throw fail("data section has \(dataSize - covered) bytes that belong to no tensor") }
+
+        let crc = bytes.withUnsafeBytes { crc32Checksum(UnsafeRawBufferPointer(rebasing: $0[headerEnd...])) }
+        guard let expected = metadata["crc32"].flatMap({ UInt32($0, radix: 16) }) else { throw fail("damaged header: crc32 is missing") }
+        guard crc == expected else {
+            throw fail("CRC-32 mismatch (stored \(String(expected, radix: 16).leftPadded(to: 8)), computed \(String(crc, radix: 16).leftPadded(to: 8))): the data is damaged; re-run training to regenerate the checkpoint")
+        }
+
+        let spec: ModelSpec
+        do {
+            guard let text = metadata["spec"] else { throw ConfigError(path: "", message: "missing") }
+            spec = try ModelSpec.parse(text)
+        } catch { throw fail("metadata spec: \(error)") }
+        guard let stateText = metadata["state"], let stateJSON = try? JSONParser.parse(stateText), let state = TrainingState(json: stateJSON) else {
+            throw fail("metadata state is missing or damaged")
+        }
+        guard let dataset = metadata["dataset"], let tool = metadata["tool_version"] else {
+            throw fail("metadata lacks dataset or tool_version")
+        }
+        let data = headerEnd
+        let tensors = entries.map { entry in
+            (entry.name, entry.shape, bytes.withUnsafeBytes { raw in
+                (0 ..< (entry.end - entry.begin) / 4).map { k in
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: data + entry.begin + 4 * k, as: UInt32.self)))
+                }
+            })
+        }
+        return Checkpoint(spec: spec, state: state, dataset: dataset, toolVersion: tool, tensors: tensors)
+    }
+
+    public init(spec: ModelSpec, state: TrainingState, dataset: String, toolVersion: String,
+                tensors: [(name: String, shape: [Int], values: [Float])]) {
+        self.spec = spec
+        self.state = state
+        self.dataset = dataset
+        self.toolVersion = toolVersion
+        self.tensors = tensors
+    }
+
+    /// Rebuilds the model and optimizer from the checkpoint's own spec, checking
+    /// that it holds exactly the tensors that spec needs, with their shapes.
+    public func restore(path: String, classCount: Int = 10) throws(CheckpointError) -> (model: Model, optimizer: Optimizer) {
+        func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
+        let model: Model
+        do { model = try Model(spec: spec, classCount: classCount) } catch { throw fail("metadata spec: \(error.description)") }
+        let optimizer = Optimizer(spec: spec.optimizer, parameterCount: model.parameterCount)
+        optimizer.step = state.step
+        var expected = Set<String>()
+        for slot in model.parameterSlots {
+            let targets = [(slot.name, model.parameters)] + optimizer.slots.map { ("optimizer.\(slot.name).\($0.name)", $0.buffer) }
+            for (name, buffer) in targets {
+                expected.insert(name)
+                guard let tensor = tensor(name) else { throw fail("missing tensor \(name), which the spec's layers need") }
+                guard tensor.shape == slot.shape else {
+                    throw fail("tensor \(name) has shape \(formatShape(tensor.shape)), but the spec's layer needs \(formatShape(slot.shape))")
+                }
+                buffer.assign(tensor.values, at: slot.offset)
+            }
+        }
+        if let extra = tensors.first(where: { !expected.contains($0.name) }) {
+            throw fail("unexpected tensor \(extra.name), which the spec's layers do not have")
+        }
+        return (model, optimizer)
+    }
+}
+
+extension Array where Element == JSONValue {
+    /// The values as integers, or nil if any is not a whole number.
+    func integers() -> [Int]? {
+        var result = [Int]()
+        for item in self {
+            guard case let .number(value) = item, value == value.rounded(), abs(value) < 9e15 else { return nil }
+            result.append(Int(value))
+        }
+        return result
+    }
+}
+
+extension TrainingState {
+    /// Generator states are hex strings: JSON numbers cannot hold 64 bits exactly.
+    var json: JSONValue {
+        func words(_ generator: RandomGenerator) -> JSONValue {
+            .array(generator.stateWords.map { .string(String($0, radix: 16).leftPadded(to: 16)) })
+        }
+        return .object([
+            ("epochs_completed", .number(Double(epochsCompleted))),
+            ("step", .number(Double(step))),
+            ("shuffle_rng", words(shuffleGenerator)),
+            ("dropout_rng", words(dropoutGenerator)),
+        ])
+    }
+
+    init?(json: JSONValue) {
+        func generator(_ key: String) -> RandomGenerator? {
+            guard case let .array(items)? = json[key] else { return nil }
+            let words = items.compactMap { item -> UInt64? in
+                guard case let .string(text) = item else { return nil }
+                return UInt64(text, radix: 16)
+            }
+            return words.count == items.count ? RandomGenerator(state: words) : nil
+        }
+        guard case let .array(counts) = JSONValue.array([json["epochs_completed"] ?? .null, json["step"] ?? .null]),
+              let numbers = counts.integers(), numbers.allSatisfy({ $0 >= 0 }),
+              let shuffle = generator("shuffle_rng"), let dropout = generator("dropout_rng") else { return nil }
+        self.init(epochsCompleted: numbers[0], step: numbers[1], shuffleGenerator: shuffle, dropoutGenerator: dropout)
+    }
+}

@@ -1,0 +1,110 @@
+/// A problem with a model spec: the file, the JSON path of the bad key
+/// (`layers[1].units`), and what was expected against what was found.
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
+    public var file: String?
+    public let path: String
+    public let message: String
+
+    public init(file: String? = nil, path: String, message: String) {
+        self.file = file
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        [file, path.isEmpty ? nil : path, message].compactMap { $0 }.joined(separator: ": ")
+    }
+
+    /// True when the file itself is missing (exit 66 rather than 65).
+    public var isMissingFile: Bool { message == FileProblem.notFound.description }
+}
+
+/// Reads one JSON object of a spec, refusing keys it does not know, and checks
+/// each value as it is taken. Paths in errors are JSON paths from the root.
+struct SpecObject {
+    let members: [(key: String, value: JSONValue)]
+    let path: String
+
+    init(_ value: JSONValue, path: String, allowedKeys: [String]) throws(ConfigError) {
+        guard case let .object(members) = value else {
+            throw ConfigError(path: path, message: "expected an object, got \(value.kindDescription)")
+        }
+        for member in members where !allowedKeys.contains(member.key) {
+            throw ConfigError(path: SpecObject.join(path, member.key),
+                              message: "unknown key; expected one of \(allowedKeys.joined(separator: ", "))")
+        }
+        self.members = members
+        self.path = path
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func keyPath(_ key: String) -> String { SpecObject.join(path, key) }
+
+    func value(_ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
+
+    func has(_ key: String) -> Bool { value(key) != nil }
+
+    func missing(_ key: String, _ expected: String) -> ConfigError {
+        ConfigError(path: keyPath(key), message: "missing; expected \(expected)")
+    }
+
+    func integer(_ key: String, default fallback: Int?, expected: String = "a positive integer",
+                 valid: (Int) -> Bool = { $0 > 0 }) throws(ConfigError) -> Int {
+        guard let value = value(key) else {
+            if let fallback { return fallback }
+            throw missing(key, expected)
+        }
+        guard case let .number(number) = value, number == number.rounded(), abs(number) < 1e15, valid(Int(number)) else {
+            throw ConfigError(path: keyPath(key), message: "expected \(expected), got \(value.kindDescription)")
+        }
+        return Int(number)
+    }
+
+    func number(_ key: String, default fallback: Double?, expected: String, valid: (Double) -> Bool) throws(ConfigError) -> Double {
+        guard let value = value(key) else {
+            if let fallback { return fallback }
+            throw missing(key, expected)
+        }
+        guard case let .number(number) = value, valid(number) else {
+            throw ConfigError(path: keyPath(key), message: "expected \(expected), got \(value.kindDescription)")
+        }
+        return number
+    }
+
+    func bool(_ key: String, default fallback: Bool) throws(ConfigError) -> Bool {
+        guard let value = value(key) else { return fallback }
+        guard case let .bool(flag) = value else {
+            throw ConfigError(path: keyPath(key), message: "expected true or false, got \(value.kindDescription)")
+        }
+        return flag
+    }
+
+    func string(_ key: String, default fallback: String?, expected: String = "a non-empty string") throws(ConfigError) -> String {
+        guard let value = value(key) else {
+            if let fallback { return fallback }
+            throw missing(key, expected)
+        }
+        guard case let .string(text) = value, !text.isEmpty else {
+            throw ConfigError(path: keyPath(key), message: "expected \(expected), got \(value.kindDescription)")
+        }
+        return text
+    }
+
+    /// A string that must name one case of `E`; the error lists every choice.
+    func choice<E: CaseIterable & RawRepresentable>(_ key: String, default fallback: E?, noun: String) throws(ConfigError) -> E
+        where E.RawValue == String {
+        let names = E.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let value = value(key) else {
+            if let fallback { return fallback }
+            throw missing(key, "one of \(names)")
+        }
+        guard case let .string(text) = value else {
+            throw ConfigError(path: keyPath(key), message: "expected one of \(names), got \(value.kindDescription)")
+        }
+        guard let choice = E(rawValue: text) else {
+            throw ConfigError(path: keyPath(key), message: "unknown \(noun) \"\(text)\"; expected one of \(names)")
+        }
+        return choice
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+// Activations, forward and backward side by side. Shapes: B rows of C values.
+// Backward needs only the forward's output, so layers keep outputs, not inputs.
+
+/// out = f(inp); `out` may be `inp` (in place).
+func activationForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, B: Int, C: Int, activation: Activation) {
+    let n = B * C
+    switch activation {
+    case .linear:
+        if UnsafePointer(out) != inp { out.update(from: inp, count: n) }
+    case .relu:
+        for k in 0 ..< n { out[k] = max(inp[k], 0) }
+    case .sigmoid:
+        for k in 0 ..< n { out[k] = 1 / (1 + Foundation.exp(-inp[k])) }
+    case .tanh:
+        for k in 0 ..< n { out[k] = Foundation.tanh(inp[k]) }
+    case .softmax:
+        for r in 0 ..< B { softmaxRow(out: out + r * C, inp: inp + r * C, C: C) }
+    }
+}
+
+/// Numerically stable softmax of one row: subtract the max before exp.
+@inline(__always)
+func softmaxRow(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, C: Int) {
+    var maximum = -Float.infinity
+    for c in 0 ..< C { maximum = max(maximum, inp[c]) }
+    var sum: Float = 0
+    for c in 0 ..< C {
+        out[c] = Foundation.exp(inp[c] - maximum)
+        sum += out[c]
+    }
+    let scale = 1 / sum
+    for c in 0 ..< C { out[c] *= scale }
+}
+
+/// dinp = dout · f'(inp), written with the forward output `out`; `dinp` may be `dout`.
+func activationBackward(
+    dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, out: UnsafePointer<Float>, B: Int, C: Int, activation: Activation
+) {
+    let n = B * C
+    switch activation {
+    case .linear:
+        if UnsafePointer(dinp) != dout { dinp.update(from: dout, count: n) }
+    case .relu:
+        for k in 0 ..< n { dinp[k] = out[k] > 0 ? dout[k] : 0 }
+    case .sigmoid:
+        for k in 0 ..< n { dinp[k] = dout[k] * out[k] * (1 - out[k]) }
+    case .tanh:
+        for k in 0 ..< n { dinp[k] = dout[k] * (1 - out[k] * out[k]) }
+    case .softmax:
+        // Jacobian-vector product: dz_i = p_i (dp_i - Σ_j dp_j p_j).
+        for r in 0 ..< B {
+            let p = out + r * C, dp = dout + r * C, dz = dinp + r * C
+            var dotProduct: Float = 0
+            for c in 0 ..< C { dotProduct += dp[c] * p[c] }
+            for c in 0 ..< C { dz[c] = p[c] * (dp[c] - dotProduct) }
+        }
+    }
+}
+
+/// Inverted dropout: keeps each value with probability 1 - rate and scales the
+/// kept ones by 1 / (1 - rate), so evaluation needs no rescaling.
+func dropoutForward(
+    out: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int,
+    rate: Float, generator: inout RandomGenerator
+) {
+    let scale = 1 / (1 - rate)
+    for k in 0 ..< count {
+        mask[k] = generator.nextUnitFloat() >= rate ? scale : 0
+        out[k] = inp[k] * mask[k]
+    }
+}
+
+func dropoutBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, mask: UnsafePointer<Float>, count: Int) {
+    for k in 0 ..< count { dinp[k] = dout[k] * mask[k] }
+}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// What one batch contributed: the summed per-sample loss and the count of correct predictions.
+public struct BatchScore: Sendable {
+    public var lossSum: Double
+    public var correct: Int
+}
+
+/// Keras clips probabilities to [ε, 1 - ε] before taking their log.
+let probabilityEpsilon: Float = 1e-7
+
+// Losses over B rows of C outputs with integer labels; the one-hot targets of
+// categorical cross-entropy are never materialised. Each computes the loss and,
+// when `dout` is given, its gradient with respect to the outputs, already divided
+// by B because the reported loss is the batch mean.
+
+/// Fused softmax + cross-entropy on logits (llm.c's `crossentropy_softmax_backward`):
+/// turns `outputs` from logits into probabilities in place, loss = logsumexp(z) - z_y
+/// (stable even where p_y underflows), and dz = (p - onehot) / B.
+func softmaxCrossEntropy(
+    outputs: UnsafeMutablePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int
+) -> BatchScore {
+    var score = BatchScore(lossSum: 0, correct: 0)
+    let scale = 1 / Float(B)
+    for r in 0 ..< B {
+        let z = outputs + r * C
+        let y = Int(labels[r])
+        var maximum = -Float.infinity, predicted = 0
+        for c in 0 ..< C where z[c] > maximum { maximum = z[c]; predicted = c }
+        let logitY = z[y]
+        var sum: Float = 0
+        for c in 0 ..< C {
+            z[c] = Foundation.exp(z[c] - maximum)
+            sum += z[c]
+        }
+        score.lossSum += Double(Foundation.log(sum) + maximum - logitY)
+        if predicted == y { score.correct += 1 }
+        let inverse = 1 / sum
+        for c in 0 ..< C { z[c] *= inverse }
+        if let dout {
+            let dz = dout + r * C
+            for c in 0 ..< C { dz[c] = z[c] * scale }
+            dz[y] -= scale
+        }
+    }
+    return score
+}
+
+/// Cross-entropy on probabilities (any last activation), as Keras computes it
+/// without logits: p = o / Σo, clipped to [ε, 1 - ε], loss = -log p_y. The
+/// gradient flows through the normalisation and is zero where the clip binds.
+func crossEntropy(
+    outputs: UnsafePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int
+) -> BatchScore {
+    var score = BatchScore(lossSum: 0, correct: 0)
+    for r in 0 ..< B {
+        let o = outputs + r * C
+        let y = Int(labels[r])
+        var sum: Float = 0
+        for c in 0 ..< C { sum += o[c] }
+        let p = o[y] / sum
+        let clipped = min(max(p, probabilityEpsilon), 1 - probabilityEpsilon)
+        score.lossSum += Double(-Foundation.log(clipped))
+        if argmaxRow(o, C) == y { score.correct += 1 }
+        if let dout {
+            // dL/dp_y = -1/p_y inside the clip; then through p_j = o_j / S:
+            // dL/do_k = (δ_ky g_y - g_y p_y) / S.
+            let gy: Float = (p > probabilityEpsilon && p < 1 - probabilityEpsilon) ? -1 / p : 0
+            let scale = 1 / (Float(B) * sum)
+            let d = dout + r * C
+            for c in 0 ..< C { d[c] = -gy * p * scale }
+            d[y] += gy * scale
+        }
+    }
+    return score
+}
+
+/// Mean squared error against one-hot targets: mean over classes, then batch.
+func meanSquaredError(
+    outputs: UnsafePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int
+) -> BatchScore {
+    var score = BatchScore(lossSum: 0, correct: 0)
+    let scale = 2 / (Float(B) * Float(C))
+    for r in 0 ..< B {
+        let o = outputs + r * C
+        let y = Int(labels[r])
+        var rowSum: Float = 0
+        for c in 0 ..< C {
+            let difference = o[c] - (c == y ? 1 : 0)
+            rowSum += difference * difference
+            dout?[r * C + c] = difference * scale
+        }
+        score.lossSum += Double(rowSum / Float(C))
+        if argmaxRow(o, C) == y { score.correct += 1 }
+    }
+    return score
+}
+
+/// Index of the largest value (the first on ties, like NumPy).
+@inline(__always)
+func argmaxRow(_ row: UnsafePointer<Float>, _ C: Int) -> Int {
+    var best = 0
+    for c in 1 ..< C where row[c] > row[best] { best = c }
+    return best
+}

@@ -1,0 +1,325 @@
+/// One row of the Keras-style summary.
+public struct LayerSummary: Equatable, Sendable {
+    public let name: String
+    public let kind: String
+    public let outputShape: [Int]
+    public let parameterCount: Int
+}
+
+/// A named tensor inside the flat parameter buffer.
+public struct ParameterSlot: Equatable, Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let offset: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// A layer as the step runs it: widths resolved, parameters located.
+enum PlannedLayer {
+    case dense(inputs: Int, outputs: Int, activation: Activation, kernel: Int, bias: Int?)
+    case activation(Activation, width: Int)
+    case dropout(rate: Float, width: Int)
+
+    var outputWidth: Int {
+        switch self {
+        case let .dense(_, outputs, _, _, _): return outputs
+        case let .activation(_, width), let .dropout(_, width): return width
+        }
+    }
+}
+
+/// Buffers for one batch size, allocated once: the input rows, each layer's
+/// output and output gradient, dropout masks, labels. A smaller last batch uses
+/// the leading rows.
+public final class Workspace {
+    public let capacity: Int
+    let input: FloatBuffer
+    let outputs: [FloatBuffer]
+    let gradients: [FloatBuffer]
+    let masks: [FloatBuffer?]
+    let labels: UnsafeMutablePointer<Int32>
+    let indices: UnsafeMutablePointer<Int32>
+
+    init(model: Model, capacity: Int, training: Bool) {
+        self.capacity = capacity
+        input = FloatBuffer(count: capacity * model.inputWidth)
+        outputs = model.plan.map { FloatBuffer(count: capacity * $0.outputWidth) }
+        gradients = training ? model.plan.map { FloatBuffer(count: capacity * $0.outputWidth) } : []
+        masks = model.plan.map { layer in
+            if training, case let .dropout(_, width) = layer { return FloatBuffer(count: capacity * width) }
+            return nil
+        }
+        labels = .allocate(capacity: capacity)
+        indices = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        labels.deallocate()
+        indices.deallocate()
+    }
+}
+
+/// A stack of layers built from a spec. All parameters live in one flat buffer
+/// and their gradients in a second with the same layout; kernels and biases are
+/// offsets into them.
+public final class Model {
+    public let spec: ModelSpec
+    public let summary: [LayerSummary]
+    public let parameterSlots: [ParameterSlot]
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+    public let inputWidth: Int
+    public let classCount: Int
+    let plan: [PlannedLayer]
+    /// Softmax + cross-entropy handled together by the loss (stable, `p - y` gradient).
+    let fusesSoftmax: Bool
+
+    public var parameterCount: Int { parameters.count }
+
+    /// Builds the model and checks every layer's shape against its input, so a
+    /// bad stack fails here, before any data is read or trained on.
+    public init(spec: ModelSpec, classCount: Int = 10) throws(ConfigError) {
+        self.spec = spec
+        self.classCount = classCount
+        var shape = spec.inputShape
+        var summary = [LayerSummary]()
+        var slots = [ParameterSlot]()
+        var plan = [PlannedLayer]()
+        var counters = [String: Int]()
+        var offset = 0
+        for (index, layer) in spec.layers.enumerated() {
+            let number = (counters[layer.typeName] ?? 0) + 1
+            counters[layer.typeName] = number
+            let name = "\(layer.typeName)_\(number)"
+            var parameterCount = 0
+            switch layer {
+            case let .dense(units, activation, useBias, _, _):
+                guard shape.count == 1 else {
+                    throw ConfigError(path: "layers[\(index)]", message: "dense expects a flat input but receives \(formatShape(shape)); add {\"type\": \"flatten\"} before it")
+                }
+                let kernel = ParameterSlot(name: "\(name).kernel", shape: [shape[0], units], offset: offset)
+                slots.append(kernel)
+                offset += kernel.count
+                var biasOffset: Int?
+                if useBias {
+                    slots.append(ParameterSlot(name: "\(name).bias", shape: [units], offset: offset))
+                    biasOffset = offset
+                    offset += units
+                }
+                parameterCount = kernel.count + (useBias ? units : 0)
+                plan.append(.dense(inputs: shape[0], outputs: units, activation: activation, kernel: kernel.offset, bias: biasOffset))
+                shape = [units]
+            case let .activation(activation):
+                if activation == .softmax, shape.count != 1 {
+                    throw ConfigError(path: "layers[\(index)]", message: "softmax expects a flat input but receives \(formatShape(shape)); add {\"type\": \"flatten\"} before it")
+                }
+                plan.append(.activation(activation, width: shape.reduce(1, *)))
+            case .flatten:
+                shape = [shape.reduce(1, *)]
+            case let .dropout(rate):
+                plan.append(.dropout(rate: Float(rate), width: shape.reduce(1, *)))
+            }
+            summary.append(LayerSummary(name: name, kind: layer.kerasClassName, outputShape: shape, parameterCount: parameterCount))
+        }
+        guard shape == [classCount] else {
+            throw ConfigError(path: "layers[\(spec.layers.count - 1)]", message: "the model outputs \(formatShape(shape)) per sample, but the dataset has \(classCount) classes; the last layer needs \(classCount) units")
+        }
+        guard !slots.isEmpty else { throw ConfigError(path: "layers", message: "the model has no trainable layer; add a dense layer") }
+        if spec.loss != .meanSquaredError, let last = plan.last, last.finalActivation == .relu || last.finalActivation == .linear || last.finalActivation == .tanh {
+            throw ConfigError(path: "layers[\(spec.layers.count - 1)]", message: "\(spec.loss.rawValue) needs probabilities, but the last layer's activation is \(last.finalActivation!.rawValue); use softmax (or sigmoid)")
+        }
+        self.summary = summary
+        self.parameterSlots = slots
+        self.plan = plan
+        self.inputWidth = spec.inputShape.reduce(1, *)
+        self.fusesSoftmax = spec.loss != .meanSquaredError && plan.last?.finalActivation == .softmax
+        parameters = FloatBuffer(count: offset)
+        gradients = FloatBuffer(count: offset)
+    }
+
+    /// Draws the initial weights (Keras' initialisers), layer by layer in order.
+    public func initializeParameters(generator: inout RandomGenerator) {
+        var slotIndex = 0
+        for layer in spec.layers {
+            guard case let .dense(_, _, useBias, kernelInitializer, biasInitializer) = layer else { continue }
+            let kernel = parameterSlots[slotIndex]
+            fill(kernel, kernelInitializer, fanIn: kernel.shape[0], fanOut: kernel.shape[1], &generator)
+            slotIndex += 1
+            if useBias {
+                fill(parameterSlots[slotIndex], biasInitializer, fanIn: kernel.shape[0], fanOut: kernel.shape[1], &generator)
+                slotIndex += 1
+            }
+        }
+    }
+
+    private func fill(_ slot: ParameterSlot, _ initializer: Initializer, fanIn: Int, fanOut: Int, _ generator: inout RandomGenerator) {
+        let values = parameters.pointer + slot.offset
+        let limit: Float
+        switch initializer {
+        case .zeros: values.update(repeating: 0, count: slot.count); return
+        case .ones: values.update(repeating: 1, count: slot.count); return
+        case .glorotUniform: limit = (6 / Float(fanIn + fanOut)).squareRoot()
+        case .heUniform: limit = (6 / Float(fanIn)).squareRoot()
+        case .lecunUniform: limit = (3 / Float(fanIn)).squareRoot()
+        }
+        for k in 0 ..< slot.count { values[k] = (generator.nextUnitFloat() * 2 - 1) * limit }
+    }
+
+    public func makeWorkspace(capacity: Int, training: Bool) -> Workspace {
+        Workspace(model: self, capacity: capacity, training: training)
+    }
+
+    /// Runs the layers over the first `B` rows of `workspace.input`. Returns the
+    /// output buffer; with a fused softmax it holds logits until the loss runs.
+    @discardableResult
+    func forward(_ workspace: Workspace, B: Int, training: Bool, dropout generator: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
+        var x = UnsafePointer(workspace.input.pointer)
+        let w = UnsafePointer(parameters.pointer)
+        for (i, layer) in plan.enumerated() {
+            let out = workspace.outputs[i].pointer
+            let fusedHere = fusesSoftmax && i == plan.count - 1
+            switch layer {
+            case let .dense(inputs, outputs, activation, kernel, bias):
+                denseForward(out: out, inp: x, weight: w + kernel, bias: bias.map { w + $0 }, B: B, I: inputs, O: outputs,
+                             activation: fusedHere ? .linear : activation)
+            case let .activation(activation, width):
+                activationForward(out: out, inp: x, B: B, C: width, activation: fusedHere ? .linear : activation)
+            case let .dropout(rate, width):
+                if training, let mask = workspace.masks[i], rate > 0 {
+                    dropoutForward(out: out, mask: mask.pointer, inp: x, count: B * width, rate: rate, generator: &generator)
+                } else {
+                    out.update(from: x, count: B * width)
+                }
+            }
+            x = UnsafePointer(out)
+        }
+        return workspace.outputs[plan.count - 1].pointer
+    }
+
+    /// The loss over the forward's output; with `withGradient`, also its gradient
+    /// into the last layer's output gradient. Turns fused logits into probabilities.
+    func score(_ workspace: Workspace, B: Int, withGradient: Bool) -> BatchScore {
+        let outputs = workspace.outputs[plan.count - 1].pointer
+        let dout = withGradient ? workspace.gradients[plan.count - 1].pointer : nil
+        if fusesSoftmax {
+            return softmaxCrossEntropy(outputs: outputs, dout: dout, labels: workspace.labels, B: B, C: classCount)
+        }
+        switch spec.loss {
+        case .categoricalCrossentropy, .sparseCategoricalCrossentropy:
+            return crossEntropy(outputs: outputs, dout: dout, labels: workspace.labels, B: B, C: classCount)
+        case .meanSquaredError:
+            return meanSquaredError(outputs: outputs, dout: dout, labels: workspace.labels, B: B, C: classCount)
+        }
+    }
+
+    /// Back-propagates from the last layer's output gradient into `gradients`.
+    /// Stops at the first layer with parameters: the images need no gradient.
+    func backward(_ workspace: Workspace, B: Int) {
+        let w = UnsafePointer(parameters.pointer)
+        let dw = gradients.pointer
+        let firstTrainable = plan.firstIndex { if case .dense = $0 { true } else { false } } ?? 0
+        for i in stride(from: plan.count - 1, through: firstTrainable, by: -1) {
+            let dout = workspace.gradients[i].pointer
+            let out = UnsafePointer(workspace.outputs[i].pointer)
+            let inp = i > 0 ? UnsafePointer(workspace.outputs[i - 1].pointer) : UnsafePointer(workspace.input.pointer)
+            let dinp = i > firstTrainable ? workspace.gradients[i - 1].pointer : nil
+            let fusedHere = fusesSoftmax && i == plan.count - 1
+            switch plan[i] {
+            case let .dense(inputs, outputs, activation, kernel, bias):
+                denseBackward(dinp: dinp, dweight: dw + kernel, dbias: bias.map { dw + $0 }, dout: dout, inp: inp, weight: w + kernel,
+                              out: out, B: B, I: inputs, O: outputs, activation: activation, preActivation: fusedHere)
+            case let .activation(activation, width):
+                if let dinp {
+                    activationBackward(dinp: dinp, dout: dout, out: out, B: B, C: width, activation: fusedHere ? .linear : activation)
+                }
+            case let .dropout(_, width):
+                if let dinp {
+                    if let mask = workspace.masks[i] {
+                        dropoutBackward(dinp: dinp, dout: dout, mask: mask.pointer, count: B * width)
+                    } else {
+                        dinp.update(from: dout, count: B * width)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loss (mean over the batch) and gradients for the first `B` rows, without
+    /// updating anything. The input and labels must already be in `workspace`.
+    public func lossAndGradients(_ workspace: Workspace, B: Int, dropout generator: inout RandomGenerator) -> BatchScore {
+        forward(workspace, B: B, training: true, dropout: &generator)
+        let score = score(workspace, B: B, withGradient: true)
+        backward(workspace, B: B)
+        return score
+    }
+
+    /// Copies `B` rows of input and labels into the workspace (tests and tools).
+    public func load(_ workspace: Workspace, inputs: [Float], labels: [Int32]) {
+        precondition(labels.count <= workspace.capacity && inputs.count == labels.count * inputWidth, "batch does not fit the workspace")
+        workspace.input.assign(inputs)
+        for (r, label) in labels.enumerated() { workspace.labels[r] = label }
+    }
+
+    /// Class probabilities (or raw outputs, for mean squared error) of the first `B` rows after `evaluate`-style scoring.
+    public func outputs(_ workspace: Workspace, B: Int) -> [Float] {
+        workspace.outputs[plan.count - 1].slice(0, B * classCount)
+    }
+
+    /// Evaluates the whole dataset (or the samples at `indices`) in batches, in order.
+    public func evaluate(_ dataset: Dataset, indices: [Int32]? = nil, batchSize: Int = Model.evaluationBatchSize,
+                         predictions: UnsafeMutablePointer<Int32>? = nil) -> Evaluation {
+        let order = indices ?? (0 ..< Int32(dataset.count)).map { $0 }
+        let workspace = makeWorkspace(capacity: min(batchSize, max(order.count, 1)), training: false)
+        var unused = RandomGenerator(seed: 0)
+        var lossSum = 0.0, correct = 0
+        var start = 0
+        while start < order.count {
+            let B = min(workspace.capacity, order.count - start)
+            order.withUnsafeBufferPointer { all in
+                dataset.gather(UnsafeBufferPointer(rebasing: all[start ..< start + B]), into: workspace.input.pointer, labels: workspace.labels)
+            }
+            forward(workspace, B: B, training: false, dropout: &unused)
+            let score = score(workspace, B: B, withGradient: false)
+            lossSum += score.lossSum
+            correct += score.correct
+            if let predictions {
+                let outputs = workspace.outputs[plan.count - 1].pointer
+                for r in 0 ..< B { predictions[start + r] = Int32(argmaxRow(outputs + r * classCount, classCount)) }
+            }
+            start += B
+        }
+        let count = max(order.count, 1)
+        return Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), samples: order.count)
+    }
+
+    /// Fixed so that `mnist-train`'s final test figures and `mnist-eval`'s agree to the bit.
+    public static let evaluationBatchSize = 500
+}
+
+public struct Evaluation: Equatable, Sendable {
+    public let loss: Double
+    public let accuracy: Double
+    public let samples: Int
+}
+
+extension PlannedLayer {
+    /// The activation the layer's output has passed through last, if it has one.
+    var finalActivation: Activation? {
+        switch self {
+        case let .dense(_, _, activation, _, _), let .activation(activation, _): return activation
+        case .dropout: return nil
+        }
+    }
+}
+
+extension LayerSpec {
+    /// The name Keras' summary gives this kind of layer.
+    public var kerasClassName: String {
+        switch self {
+        case .dense: return "Dense"
+        case .activation: return "Activation"
+        case .flatten: return "Flatten"
+        case .dropout: return "Dropout"
+        }
+    }
+}

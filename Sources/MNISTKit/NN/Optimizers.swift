@@ -1,0 +1,92 @@
+import Foundation
+
+/// Updates one flat parameter buffer from one flat gradient buffer; its slots
+/// (moving averages, accumulators) are more buffers of the same length, so each
+/// update is a single vectorisable loop. Rules follow Keras 3 exactly.
+public final class Optimizer {
+    public let spec: OptimizerSpec
+    /// Updates applied so far (Keras' `iterations`).
+    public internal(set) var step = 0
+    /// Named state buffers, each as long as the parameters.
+    public let slots: [(name: String, buffer: FloatBuffer)]
+
+    public init(spec: OptimizerSpec, parameterCount: Int) {
+        self.spec = spec
+        let names: [String]
+        switch spec {
+        case let .sgd(_, momentum, _): names = momentum > 0 ? ["momentum"] : []
+        case let .rmsprop(_, _, momentum, _, centered): names = ["rms"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["average_gradient"] : [])
+        case .adagrad: names = ["accumulator"]
+        case .adam: names = ["m", "v"]
+        }
+        slots = names.map { ($0, FloatBuffer(count: parameterCount)) }
+        if case let .adagrad(_, initial, _) = spec { slots[0].buffer.fill(Float(initial)) }
+    }
+
+    func slot(_ name: String) -> UnsafeMutablePointer<Float> {
+        guard let slot = slots.first(where: { $0.name == name }) else { preconditionFailure("no optimizer slot \(name)") }
+        return slot.buffer.pointer
+    }
+
+    /// Applies one update to `n` parameters.
+    public func update(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int) {
+        step += 1
+        switch spec {
+        case let .sgd(learningRate, momentum, nesterov):
+            // SGD (keras.optimizers.SGD): v = μv - ηg; w += v, or w += μv - ηg with Nesterov.
+            let lr = Float(learningRate), mu = Float(momentum)
+            if momentum == 0 {
+                for k in 0 ..< n { w[k] -= lr * g[k] }
+            } else {
+                let v = slot("momentum")
+                for k in 0 ..< n {
+                    v[k] = mu * v[k] - lr * g[k]
+                    w[k] += nesterov ? mu * v[k] - lr * g[k] : v[k]
+                }
+            }
+        case let .rmsprop(learningRate, rho, momentum, epsilon, centered):
+            // RMSprop (keras.optimizers.RMSprop; Hinton, lecture 6e): r = ρr + (1-ρ)g²;
+            // centered: a = ρa + (1-ρ)g, denominator r - a²; Δ = ηg / sqrt(denominator + ε);
+            // with momentum m = μm + Δ, w -= m; else w -= Δ.
+            let lr = Float(learningRate), rho = Float(rho), eps = Float(epsilon), mu = Float(momentum)
+            let r = slot("rms")
+            let a = centered ? slot("average_gradient") : nil
+            let m = momentum > 0 ? slot("momentum") : nil
+            for k in 0 ..< n {
+                r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
+                var denominator = r[k]
+                if let a {
+                    a[k] = rho * a[k] + (1 - rho) * g[k]
+                    denominator -= a[k] * a[k]
+                }
+                let increment = lr * g[k] / (denominator + eps).squareRoot()
+                if let m {
+                    m[k] = mu * m[k] + increment
+                    w[k] -= m[k]
+                } else {
+                    w[k] -= increment
+                }
+            }
+        case let .adagrad(learningRate, _, epsilon):
+            // Adagrad (keras.optimizers.Adagrad; Duchi et al. 2011): s += g²; w -= ηg / sqrt(s + ε).
+            let lr = Float(learningRate), eps = Float(epsilon)
+            let s = slot("accumulator")
+            for k in 0 ..< n {
+                s[k] += g[k] * g[k]
+                w[k] -= lr * g[k] / (s[k] + eps).squareRoot()
+            }
+        case let .adam(learningRate, beta1, beta2, epsilon):
+            // Adam (keras.optimizers.Adam; Kingma and Ba 2014): α = η sqrt(1-β₂ᵗ) / (1-β₁ᵗ);
+            // m += (g - m)(1-β₁); v += (g² - v)(1-β₂); w -= α m / (sqrt(v) + ε).
+            let t = Double(step)
+            let alpha = Float(learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t)))
+            let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon)
+            let m = slot("m"), v = slot("v")
+            for k in 0 ..< n {
+                m[k] += (g[k] - m[k]) * (1 - b1)
+                v[k] += (g[k] * g[k] - v[k]) * (1 - b2)
+                w[k] -= alpha * m[k] / (v[k].squareRoot() + eps)
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// Everything beyond the weights that decides what training does next: enough,
+/// with the optimizer's slots, to resume exactly.
+public struct TrainingState: Equatable, Sendable {
+    public var epochsCompleted = 0
+    /// Optimizer updates applied so far.
+    public var step = 0
+    /// Draws each epoch's sample order.
+    public var shuffleGenerator: RandomGenerator
+    /// Draws dropout masks.
+    public var dropoutGenerator: RandomGenerator
+
+    public init(seed: UInt64) {
+        shuffleGenerator = RandomGenerator(seed: seed, stream: RandomStream.shuffle.rawValue)
+        dropoutGenerator = RandomGenerator(seed: seed, stream: RandomStream.dropout.rawValue)
+    }
+
+    public init(epochsCompleted: Int, step: Int, shuffleGenerator: RandomGenerator, dropoutGenerator: RandomGenerator) {
+        self.epochsCompleted = epochsCompleted
+        self.step = step
+        self.shuffleGenerator = shuffleGenerator
+        self.dropoutGenerator = dropoutGenerator
+    }
+}
+
+/// Independent random streams drawn from one seed.
+public enum RandomStream: UInt64 {
+    case initialization = 1, shuffle, dropout, validationSplit
+}
+
+public struct BatchProgress: Sendable {
+    public let epoch: Int
+    public let epochs: Int
+    public let batch: Int
+    public let batchCount: Int
+    /// Running means over the epoch so far.
+    public let loss: Double
+    public let accuracy: Double
+    public let seconds: Double
+}
+
+public struct EpochReport: Equatable, Sendable {
+    public let epoch: Int
+    public let epochs: Int
+    public let loss: Double
+    public let accuracy: Double
+    public let validation: Evaluation?
+    public let seconds: Double
+    public let samples: Int
+
+    public var samplesPerSecond: Double { seconds > 0 ? Double(samples) / seconds : 0 }
+
+    /// One line of the `--metrics` file.
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("epoch", .number(Double(epoch))), ("loss", .number(loss)), ("accuracy", .number(accuracy)),
+        ]
+        if let validation {
+            members += [("val_loss", .number(validation.loss)), ("val_accuracy", .number(validation.accuracy))]
+        }
+        members += [("seconds", .number(seconds)), ("samples_per_second", .number(samplesPerSecond))]
+        return .object(members)
+    }
+}
+
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    case diverged(epoch: Int, batch: Int, loss: Double)
+    case stopped(epoch: Int, batch: Int)
+
+    public var description: String {
+        switch self {
+        case let .diverged(epoch, batch, loss):
+            return "training diverged: loss is \(loss) at epoch \(epoch), batch \(batch); try a lower learning_rate"
+        case let .stopped(epoch, batch):
+            return "training stopped at epoch \(epoch), batch \(batch)"
+        }
+    }
+}
+
+/// The epoch loop: shuffle, batch, forward, backward, update; then validation.
+public final class Trainer {
+    public let spec: ModelSpec
+    public let model: Model
+    public let optimizer: Optimizer
+    public private(set) var state: TrainingState
+    public let train: Dataset
+    /// Training and validation samples: a seeded shuffle split, not the tail.
+    public let trainingIndices: [Int32]
+    public let validationIndices: [Int32]
+    private var order: [Int32]
+    private let workspace: Workspace
+    /// Polled after every batch; returning true stops the epoch with `TrainingError.stopped`.
+    public var shouldStop: () -> Bool = { false }
+
+    /// A fresh run: weights drawn from the spec's seed.
+    public convenience init(spec: ModelSpec, train: Dataset) throws(ConfigError) {
+        let model = try Model(spec: spec, classCount: train.classCount)
+        var generator = RandomGenerator(seed: spec.seed, stream: RandomStream.initialization.rawValue)
+        model.initializeParameters(generator: &generator)
+        try self.init(model: model, optimizer: Optimizer(spec: spec.optimizer, parameterCount: model.parameterCount),
+                      state: TrainingState(seed: spec.seed), train: train)
+    }
+
+    /// Continues from a model, optimizer and state (a resumed checkpoint).
+    public init(model: Model, optimizer: Optimizer, state: TrainingState, train: Dataset) throws(ConfigError) {
+        let spec = model.spec
+        try Trainer.checkInput(spec.inputShape, against: train.imageShape)
+        self.spec = spec
+        self.model = model
+        self.optimizer = optimizer
+        self.state = state
+        optimizer.step = state.step
+        self.train = train
+        var all = (0 ..< Int32(train.count)).map { $0 }
+        let validationCount = Int((Double(train.count) * spec.validationSplit).rounded())
+        if validationCount > 0 {
+            var splitGenerator = RandomGenerator(seed: spec.seed, stream: RandomStream.validationSplit.rawValue)
+            splitGenerator.shuffle(&all)
+            guard validationCount < train.count else {
+                throw ConfigError(path: "validation_split", message: "\(spec.validationSplit) of \(train.count) samples leaves none to train on")
+            }
+        }
+        validationIndices = Array(all[..<validationCount])
+        trainingIndices = Array(all[validationCount...])
+        order = trainingIndices
+        workspace = model.makeWorkspace(capacity: min(spec.batchSize, trainingIndices.count), training: true)
+    }
+
+    /// Input shapes that fit images (H, W, C): (H, W, C), (H, W) when C is 1, or flat (H·W·C).
+    public static func checkInput(_ inputShape: [Int], against imageShape: [Int]) throws(ConfigError) {
+        let fits = inputShape == imageShape
+            || (imageShape.last == 1 && inputShape == Array(imageShape.dropLast()))
+            || (inputShape.count == 1 && inputShape[0] == imageShape.reduce(1, *))
+        guard fits else {
+            throw ConfigError(path: "input_shape", message: "\(formatShape(inputShape)) does not match the dataset's images \(formatShape(imageShape))")
+        }
+    }
+
+    public var batchesPerEpoch: Int { (trainingIndices.count + spec.batchSize - 1) / spec.batchSize }
+
+    /// Trains one epoch; `onBatch` sees running figures after every batch.
+    public func runEpoch(onBatch: (BatchProgress) -> Void = { _ in }) throws(TrainingError) -> EpochReport {
+        let epoch = state.epochsCompleted + 1
+        let start = DispatchTime.now().uptimeNanoseconds
+        order.withUnsafeMutableBufferPointer { destination in
+            trainingIndices.withUnsafeBufferPointer { destination.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+        }
+        if spec.shuffle { state.shuffleGenerator.shuffle(&order) }
+        let batchCount = batchesPerEpoch
+        var lossSum = 0.0, correct = 0, seen = 0
+        for batch in 0 ..< batchCount {
+            let first = batch * spec.batchSize
+            let B = min(spec.batchSize, order.count - first)
+            order.withUnsafeBufferPointer { all in
+                train.gather(UnsafeBufferPointer(rebasing: all[first ..< first + B]), into: workspace.input.pointer, labels: workspace.labels)
+            }
+            let score = model.lossAndGradients(workspace, B: B, dropout: &state.dropoutGenerator)
+            guard score.lossSum.isFinite else { throw .diverged(epoch: epoch, batch: batch + 1, loss: score.lossSum / Double(B)) }
+            optimizer.update(parameters: model.parameters.pointer, gradients: model.gradients.pointer, count: model.parameterCount)
+            state.step += 1
+            lossSum += score.lossSum
+            correct += score.correct
+            seen += B
+            onBatch(BatchProgress(epoch: epoch, epochs: spec.epochs, batch: batch + 1, batchCount: batchCount,
+                                  loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                                  seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            if batch + 1 < batchCount, shouldStop() { throw .stopped(epoch: epoch, batch: batch + 1) }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let validation = validationIndices.isEmpty ? nil : model.evaluate(train, indices: validationIndices)
+        state.epochsCompleted = epoch
+        return EpochReport(epoch: epoch, epochs: spec.epochs, loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                           validation: validation, seconds: seconds, samples: seen)
+    }
+}

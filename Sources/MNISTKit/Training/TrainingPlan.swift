@@ -1,0 +1,53 @@
+/// What a `mnist-train` invocation asks for: a fresh spec or a checkpoint to
+/// resume, with the command line's overrides applied and checked.
+public struct TrainingPlan {
+    public let spec: ModelSpec
+    public let checkpoint: Checkpoint?
+    public let checkpointPath: String?
+
+    public init(configPath: String?, resumePath: String?, epochs: Int?, batchSize: Int?, seed: UInt64?) throws {
+        var spec: ModelSpec
+        if let resumePath {
+            let checkpoint = try Checkpoint.load(path: resumePath)
+            spec = checkpoint.spec
+            if let configPath {
+                let given = try ModelSpec.load(path: configPath)
+                guard given.sameArchitecture(as: spec) else {
+                    throw ConfigError(file: configPath, path: "", message: "describes a different model than the checkpoint \(resumePath) (layers, input, loss and optimizer must match)")
+                }
+            }
+            if let seed, seed != spec.seed {
+                throw ConfigError(path: "--seed", message: "\(seed) differs from the checkpoint's seed \(spec.seed); a resumed run keeps its seed")
+            }
+            if let epochs, epochs < checkpoint.state.epochsCompleted {
+                throw ConfigError(path: "--epochs", message: "\(epochs) is fewer than the \(checkpoint.state.epochsCompleted) epochs the checkpoint has done; --epochs is the total")
+            }
+            self.checkpoint = checkpoint
+        } else if let configPath {
+            spec = try ModelSpec.load(path: configPath)
+            if let seed { spec.seed = seed }
+            checkpoint = nil
+        } else {
+            throw ConfigError(path: "", message: "no spec: give a config or a checkpoint to resume")
+        }
+        if let epochs { spec.epochs = epochs }
+        if let batchSize { spec.batchSize = batchSize }
+        self.spec = spec
+        checkpointPath = resumePath
+    }
+
+    public func makeTrainer(train: Dataset) throws -> Trainer {
+        guard let checkpoint, let checkpointPath else { return try Trainer(spec: spec, train: train) }
+        let (model, optimizer) = try checkpoint.restore(path: checkpointPath, classCount: train.classCount)
+        let resumed = try Model(spec: spec, classCount: train.classCount)
+        resumed.parameters.assign(model.parameters.array)
+        return try Trainer(model: resumed, optimizer: optimizer, state: checkpoint.state, train: train)
+    }
+}
+
+extension ModelSpec {
+    /// Same layers, input, loss and optimizer: a checkpoint of one can continue as the other.
+    public func sameArchitecture(as other: ModelSpec) -> Bool {
+        layers == other.layers && inputShape == other.inputShape && loss == other.loss && optimizer == other.optimizer
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import CLISupport
+import Foundation
+import MNISTKit
+
+@main
+struct MNISTEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist-eval",
+        abstract: "Evaluate a checkpoint written by mnist-train.",
+        discussion: """
+            Rebuilds the model from the checkpoint's own spec and evaluates a split of \
+            its dataset: loss, accuracy, confusion matrix, per-class precision and recall. \
+            Exit codes: 0 ok, 64 bad command line, 65 bad input, 66 missing file.
+            """,
+        version: toolVersion)
+
+    enum Split: String, ExpressibleByArgument, CaseIterable { case test, train }
+
+    @Argument(help: "Checkpoint file.")
+    var checkpoint: String
+
+    @Option(help: "Dataset folder holding the four IDX files (default: the checkpoint's dataset, looked up by name).")
+    var data: String?
+
+    @Option(help: "Which split to evaluate.")
+    var split: Split = .test
+
+    @Flag(help: "Print one JSON object instead of the report.")
+    var json = false
+
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .customLong("show-errors"), help: "Draw the first K misclassified images as text.")
+    var showErrors = 0
+
+    static func main() { runAsTool() }
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, received: \(threads)") }
+        if showErrors < 0 { throw ValidationError("--show-errors must be 0 or more, received: \(showErrors)") }
+    }
+
+    func run() throws {
+        BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let loaded = try Checkpoint.load(path: checkpoint)
+        let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
+        let files = try DatasetLocator.files(split == .test ? .test : .train, in: try locator.directory(for: loaded.dataset))
+        let dataset = try Dataset.load(imagesPath: files.images, labelsPath: files.labels)
+        try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
+        let (model, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
+
+        var predictions = [Int32](repeating: 0, count: dataset.count)
+        let evaluation = predictions.withUnsafeMutableBufferPointer { model.evaluate(dataset, predictions: $0.baseAddress!) }
+        let report = ClassificationReport(labels: dataset.labels, predictions: predictions, classCount: dataset.classCount)
+        let names = classNames(forDataset: loaded.dataset, classCount: dataset.classCount)
+
+        if json {
+            let perClass = (0 ..< dataset.classCount).map { c -> JSONValue in
+                .object([("class", .number(Double(c))), ("name", .string(names[c])),
+                         ("precision", .number(report.precision(c))), ("recall", .number(report.recall(c)))])
+            }
+            let object = JSONValue.object([
+                ("loss", .number(evaluation.loss)), ("accuracy", .number(evaluation.accuracy)),
+                ("samples", .number(Double(evaluation.samples))),
+                ("confusion", .array(report.confusion.map { .array($0.map { .number(Double($0)) }) })),
+                ("per_class", .array(perClass)),
+            ])
+            printOut(object.serialized)
+        } else {
+            printOut("\(checkpoint): \"\(loaded.spec.name)\" after \(loaded.state.epochsCompleted) epochs, \(split.rawValue) split of \(loaded.dataset) (\(dataset.count) samples)")
+            printOut("loss: \(fourDecimals(evaluation.loss)) - accuracy: \(fourDecimals(evaluation.accuracy))")
+            printOut("")
+            printOut(confusionTable(report, names: names))
+        }
+
+        var shown = 0
+        for index in 0 ..< dataset.count where shown < showErrors && Int32(dataset.labels[index]) != predictions[index] {
+            shown += 1
+            let label = Int(dataset.labels[index]), predicted = Int(predictions[index])
+            printOut("\nsample \(index): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
+            let size = dataset.sampleSize
+            printOut(textArt(pixels: dataset.images[index * size ..< (index + 1) * size], width: dataset.imageShape[1] * dataset.imageShape[2]))
+        }
+    }
+
+    /// Rows are true classes, columns predictions; then precision and recall per class.
+    func confusionTable(_ report: ClassificationReport, names: [String]) -> String {
+        let nameWidth = max(names.map(\.count).max() ?? 0, 5)
+        let cell = max(5, String(report.samples).count + 1)
+        func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        var lines = ["confusion matrix (rows: true class, columns: predicted class)"]
+        lines.append(String(repeating: " ", count: nameWidth + 5) + names.indices.map { pad(String($0), cell) }.joined() + pad("precision", 11) + pad("recall", 8))
+        for (c, row) in report.confusion.enumerated() {
+            let label = pad(String(c), 2) + " " + names[c].padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+            lines.append(label + row.map { pad(String($0), cell) }.joined() + pad(fourDecimals(report.precision(c)), 11) + pad(fourDecimals(report.recall(c)), 8))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import CLISupport
+import Foundation
+import MNISTKit
+
+@main
+struct MNISTTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist-train",
+        abstract: "Train an MNIST-style image classifier from a JSON model spec.",
+        discussion: """
+            Writes a checkpoint after every epoch and prints the final line \
+            `test_loss: X - test_accuracy: Y` for the dataset's test split. \
+            Exit codes: 0 ok, 64 bad command line, 65 bad input, 66 missing file, \
+            70 training diverged, 73 cannot write the checkpoint.
+            """,
+        version: toolVersion)
+
+    @Option(help: "Model spec (JSON). A name that is not a path is looked up in configs/.")
+    var config: String?
+
+    @Option(help: "Continue training from this checkpoint (its spec is used; --epochs is the total).")
+    var resume: String?
+
+    @Option(help: "Dataset folder holding the four IDX files (overrides the name lookup).")
+    var data: String?
+
+    @Option(help: "Epochs in total (overrides the spec).")
+    var epochs: Int?
+
+    @Option(name: .customLong("batch-size"), help: "Samples per batch (overrides the spec).")
+    var batchSize: Int?
+
+    @Option(help: "Random seed for initialisation, shuffling and dropout (overrides the spec).")
+    var seed: UInt64?
+
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Checkpoint written after every epoch.")
+    var output = "model.ckpt"
+
+    @Option(help: "Append one JSON object per epoch to this file.")
+    var metrics: String?
+
+    @Flag(name: .customLong("save-best"), help: "Also keep the checkpoint with the best val_accuracy (next to --output, as *.best.ckpt).")
+    var saveBest = false
+
+    @Flag(help: "Print no progress (results and errors still print).")
+    var quiet = false
+
+    @Flag(name: .customLong("dry-run"), help: "Check the spec and the data, print the model summary, and exit.")
+    var dryRun = false
+
+    static func main() { runAsTool() }
+
+    func validate() throws {
+        guard config != nil || resume != nil else { throw ValidationError("give --config PATH, or --resume CHECKPOINT") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be a positive integer, received: \(epochs)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be a positive integer, received: \(batchSize)") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, received: \(threads)") }
+        if saveBest, resume == nil, output.hasSuffix(".best.ckpt") {
+            throw ValidationError("--output must not end in .best.ckpt when --save-best is set")
+        }
+    }
+
+    func run() throws {
+        BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+
+        let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed)
+        let spec = plan.spec
+        let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
+        let directory = try locator.directory(for: spec.dataset)
+        let trainFiles = try DatasetLocator.files(.train, in: directory)
+        let testFiles = try DatasetLocator.files(.test, in: directory)
+        let train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels)
+        let test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels)
+        guard test.imageShape == train.imageShape else {
+            throw DatasetError.shapeMismatch(path: testFiles.images, expected: train.imageShape, found: test.imageShape)
+        }
+        let trainer = try plan.makeTrainer(train: train)
+
+        if dryRun {
+            printOut(summaryTable(trainer.model))
+            printOut("Data: \(directory): \(trainer.trainingIndices.count) training, \(trainer.validationIndices.count) validation, \(test.count) test samples of \(formatShape(train.imageShape))")
+            printOut("Spec and data are valid.")
+            return
+        }
+
+        var metricsFile: FileHandle?
+        if let metrics {
+            if !FileManager.default.fileExists(atPath: metrics) { _ = FileManager.default.createFile(atPath: metrics, contents: nil) }
+            guard let handle = FileHandle(forWritingAtPath: metrics) else {
+                throw UsageError("\(metrics): cannot open the metrics file for writing", status: ExitStatus.cannotCreate)
+            }
+            handle.seekToEndOfFile()
+            metricsFile = handle
+        }
+
+        if !quiet {
+            let resumed = trainer.state.epochsCompleted > 0 ? ", resuming after epoch \(trainer.state.epochsCompleted)" : ""
+            printOut("Training \"\(spec.name)\" on \(spec.dataset) (\(trainer.trainingIndices.count) samples"
+                + (trainer.validationIndices.isEmpty ? "" : ", \(trainer.validationIndices.count) for validation")
+                + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(BLAS.threadCount) threads\(resumed)")
+        }
+
+        let terminal = standardOutputIsTerminal && !quiet
+        let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
+        var bestAccuracy = -1.0
+        while trainer.state.epochsCompleted < spec.epochs {
+            var lastDraw = 0.0
+            let report = try trainer.runEpoch { progress in
+                guard terminal, progress.seconds - lastDraw >= 0.1 || progress.batch == progress.batchCount else { return }
+                lastDraw = progress.seconds
+                printOut("\r" + progressLine(progress) + "\u{1B}[K", terminator: "")
+            }
+            if !quiet { printOut((terminal ? "\r" : "") + epochLine(report, batchCount: trainer.batchesPerEpoch) + (terminal ? "\u{1B}[K" : "")) }
+            let checkpoint = Checkpoint(trainer: trainer)
+            try checkpoint.save(to: output)
+            if saveBest, let validation = report.validation, validation.accuracy > bestAccuracy {
+                bestAccuracy = validation.accuracy
+                try checkpoint.save(to: bestPath)
+            }
+            metricsFile?.write(Data((report.json.serialized + "\n").utf8))
+        }
+        try? metricsFile?.close()
+
+        let result = trainer.model.evaluate(test)
+        printOut("test_loss: \(fourDecimals(result.loss)) - test_accuracy: \(fourDecimals(result.accuracy))")
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import MNISTKit
+import XCTest
+
+/// The executables on damaged or wrong inputs: the documented exit status, one
+/// `error:` line naming the file or option, no signal, within seconds.
+final class BadInputTests: XCTestCase {
+    func testCommandLineErrorsExitSixtyFour() throws {
+        let box = try Sandbox()
+        let cases: [([String], String)] = [
+            ([], "give --config PATH, or --resume CHECKPOINT"),
+            (["--config", box.config.path, "--epochs", "0"], "--epochs must be a positive integer, received: 0"),
+            (["--config", box.config.path, "--epochs", "-3"], "--epochs"),
+            (["--config", box.config.path, "--threads", "0"], "--threads must be from 1 to 256, received: 0"),
+            (["--config", box.config.path, "--batch-size", "0"], "--batch-size must be a positive integer, received: 0"),
+            (["--config", box.config.path, "--epochs", "many"], "many"),
+            (["--config", box.config.path, "--frobnicate"], "--frobnicate"),
+            (["--config"], "--config"),
+        ]
+        for (arguments, message) in cases {
+            assertFailure(try runTool("mnist-train", arguments), status: 64, message)
+        }
+        assertFailure(try runTool("mnist-eval", []), status: 64, "checkpoint")
+        assertFailure(try runTool("mnist-eval", ["x.ckpt", "--split", "validation"]), status: 64, "validation")
+        assertFailure(try runTool("mnist-eval", ["x.ckpt", "--threads", "0"]), status: 64, "--threads")
+    }
+
+    func testMissingFilesExitSixtySix() throws {
+        let box = try Sandbox()
+        assertFailure(try runTool("mnist-train", ["--config", box.path("absent.json")]), status: 66, box.path("absent.json") + ": no such file")
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.path("nowhere")]), status: 66,
+                      "dataset \"synthetic\" not found; looked in: \(box.path("nowhere"))")
+        let noDataset = try runTool("mnist-train", ["--config", box.config.path], in: box.root.appendingPathComponent("data"))
+        assertFailure(noDataset, status: 66, "looked in: data/synthetic, /usr/share/datasets/synthetic")
+        try FileManager.default.removeItem(at: box.data.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path]), status: 66,
+                      "missing t10k-labels-idx1-ubyte[.gz]")
+        assertFailure(try runTool("mnist-eval", [box.path("absent.ckpt")]), status: 66, box.path("absent.ckpt") + ": no such file")
+    }
+
+    func testBadContentsExitSixtyFive() throws {
+        let box = try Sandbox()
+        func config(_ text: String) throws -> String {
+            let path = box.path("c-\(UUID().uuidString).json")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let typo = try config(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"relu\"", with: "\"relux\""))
+        assertFailure(try runTool("mnist-train", ["--config", typo, "--data", box.data.path]), status: 65,
+                      "\(typo): layers[1].activation: unknown activation \"relux\"; expected one of relu, sigmoid, softmax, tanh, linear")
+        let notJSON = try config("epochs = 5")
+        assertFailure(try runTool("mnist-train", ["--config", notJSON]), status: 65, "\(notJSON): invalid JSON at line 1, column 1")
+        let empty = try config("")
+        assertFailure(try runTool("mnist-train", ["--config", empty]), status: 65, "\(empty): invalid JSON")
+        assertFailure(try runTool("mnist-train", ["--config", box.data.path]), status: 65, "\(box.data.path): is a directory, expected a file")
+
+        // Labels file holds 401 entries for 400 images.
+        let labels = box.data.appendingPathComponent("train-labels-idx1-ubyte")
+        let good = try Data(contentsOf: labels)
+        try Data(IDX.encode(elementType: .uint8, dimensions: [401], payload: [UInt8](repeating: 1, count: 401))).write(to: labels)
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path]), status: 65, "401 labels for 400 images")
+        // Truncated labels file.
+        try good.prefix(good.count - 7).write(to: labels)
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path]), status: 65,
+                      "\(labels.path): truncated IDX data: the header declares 400 bytes, found 393")
+        // A zero-byte file.
+        try Data().write(to: labels)
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path]), status: 65, "truncated IDX header")
+        try good.write(to: labels)
+
+        // A checkpoint that is not one, and a damaged one.
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: box.path("junk.ckpt")))
+        assertFailure(try runTool("mnist-eval", [box.path("junk.ckpt")]), status: 65, box.path("junk.ckpt") + ": truncated")
+        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--epochs", "1", "--output", box.path("ok.ckpt"), "--quiet"]).status, 0)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: box.path("ok.ckpt")))
+        bytes[bytes.count - 3] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: box.path("bad.ckpt")))
+        assertFailure(try runTool("mnist-eval", [box.path("bad.ckpt"), "--data", box.data.path]), status: 65, "CRC-32 mismatch")
+        assertFailure(try runTool("mnist-train", ["--resume", box.path("bad.ckpt"), "--data", box.data.path]), status: 65, "CRC-32 mismatch")
+        assertFailure(try runTool("mnist-train", ["--resume", box.path("ok.ckpt"), "--data", box.data.path, "--seed", "9"]), status: 65,
+                      "--seed: 9 differs from the checkpoint's seed 1")
+    }
+
+    func testUnwritableOutputKeepsTheError() throws {
+        let box = try Sandbox()
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("no/dir/m.ckpt")]),
+                      status: 73, box.path("no/dir/m.ckpt") + ": cannot write checkpoint: No such file or directory")
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import MNISTKit
+import XCTest
+
+/// End-to-end runs of the built `mnist-train` and `mnist-eval` on small synthetic data.
+final class TrainAndEvalTests: XCTestCase {
+    func testTrainWritesLogCheckpointAndMetricsThenEvalAgrees() throws {
+        let box = try Sandbox()
+        let train = try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("model.ckpt"),
+                                            "--metrics", box.path("metrics.jsonl"), "--threads", "1"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertEqual(train.stderr, "")
+        let lines = train.stdout.split(separator: "\n").map(String.init)
+        // Not a terminal: a header, one line per epoch, the final test line.
+        XCTAssertEqual(lines.count, 5, train.stdout)
+        XCTAssertTrue(lines[0].hasPrefix("Training \"synthetic\" on synthetic (400 samples) - 442 params - OpenBLAS "), lines[0])
+        XCTAssertTrue(lines[0].hasSuffix(", 1 threads"), lines[0])
+        for epoch in 1 ... 3 {
+            XCTAssertNotNil(lines[epoch].range(of: #"^epoch \#(epoch)/3  13/13 \[=+\] \d+\.\ds \d+ms/step - loss: \d\.\d{4} - accuracy: \d\.\d{4}$"#,
+                                               options: .regularExpression), lines[epoch])
+        }
+        XCTAssertFalse(train.stdout.contains("\r"))
+        let final = lines[4]
+        XCTAssertNotNil(final.range(of: #"^test_loss: \d+\.\d{4} - test_accuracy: \d\.\d{4}$"#, options: .regularExpression), final)
+
+        let metrics = try String(contentsOfFile: box.path("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(metrics.count, 3)
+        let first = try JSONParser.parse(String(metrics[0]))
+        guard case let .object(members) = first else { return XCTFail("not an object") }
+        XCTAssertEqual(members.map(\.key), ["epoch", "loss", "accuracy", "seconds", "samples_per_second"])
+
+        let eval = try runTool("mnist-eval", [box.path("model.ckpt"), "--data", box.data.path, "--threads", "1"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let accuracy = final.components(separatedBy: "test_accuracy: ")[1]
+        let loss = final.components(separatedBy: "test_loss: ")[1].components(separatedBy: " ")[0]
+        XCTAssertTrue(eval.stdout.contains("loss: \(loss) - accuracy: \(accuracy)"), eval.stdout)
+        XCTAssertTrue(eval.stdout.contains("confusion matrix"))
+
+        let json = try runTool("mnist-eval", [box.path("model.ckpt"), "--data", box.data.path, "--json"])
+        let report = try JSONParser.parse(json.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(report["samples"], .number(100))
+        guard case let .array(rows)? = report["confusion"], case let .array(perClass)? = report["per_class"],
+              case let .number(jsonAccuracy)? = report["accuracy"] else { return XCTFail(json.stdout) }
+        XCTAssertEqual(rows.count, 10)
+        XCTAssertEqual(perClass.count, 10)
+        XCTAssertEqual(String(format: "%.4f", jsonAccuracy), accuracy)
+        // The confusion matrix accounts for every sample, and its diagonal for the accuracy.
+        let counts = rows.map { row -> [Int] in
+            guard case let .array(cells) = row else { return [] }
+            return cells.compactMap { if case let .number(n) = $0 { Int(n) } else { nil } }
+        }
+        XCTAssertEqual(counts.joined().reduce(0, +), 100)
+        XCTAssertEqual(Double((0 ..< 10).reduce(0) { $0 + counts[$1][$1] }) / 100, jsonAccuracy, accuracy: 1e-12)
+    }
+
+    func testShowErrorsDrawsMisclassifiedImages() throws {
+        let box = try Sandbox(configText: Sandbox.config(epochs: 1, optimizer: #"{"type": "sgd", "learning_rate": 0.001}"#))
+        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("m.ckpt"), "--quiet"]).status, 0)
+        let eval = try runTool("mnist-eval", [box.path("m.ckpt"), "--data", box.data.path, "--show-errors", "2"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let headers = eval.stdout.split(separator: "\n").filter { $0.hasPrefix("sample ") }
+        XCTAssertEqual(headers.count, 2, eval.stdout)
+        XCTAssertNotNil(headers[0].range(of: #"^sample \d+: true \d \(\d\), predicted \d \(\d\)$"#, options: .regularExpression), String(headers[0]))
+        // Every image is 4 rows of 4 shade characters, and the brightest pixel shows as '@'.
+        XCTAssertTrue(eval.stdout.contains("@"))
+    }
+
+    func testDryRunPrintsTheKerasSummary() throws {
+        let box = try Sandbox()
+        let result = try runTool("mnist-train", ["--config", "dense512.json", "--dry-run", "--data", box.data.path], in: packageRoot)
+        // The synthetic data is 4×4: the seed model's (28, 28) input does not fit it.
+        assertFailure(result, status: 65, "input_shape: (28, 28) does not match the dataset's images (4, 4, 1)")
+
+        let ok = try runTool("mnist-train", ["--config", box.config.path, "--dry-run", "--data", box.data.path])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains(" dense_1 (Dense)             (None, 16)                272"), ok.stdout)
+        XCTAssertTrue(ok.stdout.contains("Total params: 442"), ok.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: box.path("model.ckpt")))
+    }
+
+    func testSeedModelSummaryOnFashionMNIST() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            throw XCTSkip("/usr/share/datasets/fashion-mnist is absent; `make setup` installs it")
+        }
+        let result = try runTool("mnist-train", ["--config", "dense512.json", "--dry-run"], in: packageRoot)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("Total params: 407,050"), result.stdout)
+        XCTAssertTrue(result.stdout.contains(" dense_1 (Dense)             (None, 512)               401,920"), result.stdout)
+    }
+
+    func testResumeContinuesToTheTotalEpochs() throws {
+        let box = try Sandbox()
+        let args = ["--data", box.data.path, "--threads", "1", "--quiet"]
+        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--epochs", "1", "--output", box.path("a.ckpt")] + args).status, 0)
+        let resumed = try runTool("mnist-train", ["--resume", box.path("a.ckpt"), "--epochs", "3", "--output", box.path("a.ckpt"), "--data", box.data.path, "--threads", "1"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming after epoch 1"), resumed.stdout)
+        XCTAssertFalse(resumed.stdout.contains("epoch 1/3"))
+        XCTAssertTrue(resumed.stdout.contains("epoch 2/3"))
+        XCTAssertTrue(resumed.stdout.contains("epoch 3/3"))
+        let straight = try runTool("mnist-train", ["--config", box.config.path, "--epochs", "3", "--output", box.path("b.ckpt")] + args)
+        XCTAssertEqual(straight.status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: box.path("a.ckpt"))), try Data(contentsOf: URL(fileURLWithPath: box.path("b.ckpt"))))
+        let other = box.path("other.json")
+        try Data(Sandbox.config(epochs: 3).replacingOccurrences(of: "\"units\": 16", with: "\"units\": 32").utf8).write(to: URL(fileURLWithPath: other))
+        assertFailure(try runTool("mnist-train", ["--resume", box.path("a.ckpt"), "--config", other] + args), status: 65,
+                      "describes a different model than the checkpoint")
+    }
+
+    func testValidationSplitAndSaveBest() throws {
+        let box = try Sandbox(configText: Sandbox.config(epochs: 2, extra: #", "validation_split": 0.2"#))
+        let result = try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("v.ckpt"),
+                                             "--save-best", "--metrics", box.path("m.jsonl")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("(320 samples, 80 for validation)"), result.stdout)
+        XCTAssertNotNil(result.stdout.range(of: #"val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}"#, options: .regularExpression))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: box.path("v.best.ckpt")))
+        let first = try JSONParser.parse(String(try String(contentsOfFile: box.path("m.jsonl"), encoding: .utf8).split(separator: "\n")[0]))
+        XCTAssertNotNil(first["val_accuracy"])
+    }
+
+    func testDivergenceExitsSeventyAndKeepsTheLastCheckpoint() throws {
+        let box = try Sandbox(configText: Sandbox.config(epochs: 2, optimizer: #"{"type": "sgd", "learning_rate": 1e30}"#))
+        let result = try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("d.ckpt")])
+        assertFailure(result, status: 70, "training diverged: loss is")
+        XCTAssertTrue(result.stderr.contains("try a lower learning_rate"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: box.path("d.ckpt")))
+    }
+
+    func testHelpAndVersion() throws {
+        let help = try runTool("mnist-train", ["--help"])
+        XCTAssertEqual(help.status, 0)
+        for flag in ["--config", "--resume", "--data", "--epochs", "--batch-size", "--seed", "--threads", "--output", "--metrics", "--quiet", "--dry-run", "--save-best"] {
+            XCTAssertTrue(help.stdout.contains(flag), "help lacks \(flag)")
+        }
+        let evalHelp = try runTool("mnist-eval", ["--help"])
+        for flag in ["--data", "--split", "--json", "--threads", "--show-errors"] { XCTAssertTrue(evalHelp.stdout.contains(flag), "help lacks \(flag)") }
+        XCTAssertEqual(try runTool("mnist-train", ["--version"]).stdout, toolVersion + "\n")
+    }
+}

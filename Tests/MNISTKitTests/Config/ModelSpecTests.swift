@@ -1,0 +1,109 @@
+import Foundation
+import MNISTKit
+import XCTest
+
+final class ModelSpecTests: XCTestCase {
+    let minimal = #"{"layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}], "loss": "categorical_crossentropy"}"#
+
+    func testDefaultsAreKeras() throws {
+        let spec = try ModelSpec.parse(minimal)
+        XCTAssertEqual(spec.version, 1)
+        XCTAssertEqual(spec.dataset, "fashion-mnist")
+        XCTAssertEqual(spec.inputShape, [28, 28])
+        XCTAssertEqual(spec.optimizer, .rmsprop(learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false))
+        XCTAssertEqual(spec.layers[1], .dense(units: 10, activation: .softmax, useBias: true, kernelInitializer: .glorotUniform, biasInitializer: .zeros))
+        XCTAssertEqual(spec.epochs, 1)
+        XCTAssertEqual(spec.batchSize, 32)
+        XCTAssertEqual(spec.validationSplit, 0)
+        XCTAssertEqual(try ModelSpec.parse(#"{"layers": [{"type": "relu"}], "loss": "mean_squared_error", "optimizer": {"type": "adam"}}"#).optimizer,
+                       .adam(learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7))
+        XCTAssertEqual(try ModelSpec.parse(#"{"layers": [{"type": "relu"}], "loss": "mean_squared_error", "optimizer": "sgd"}"#).optimizer,
+                       .sgd(learningRate: 0.01, momentum: 0, nesterov: false))
+    }
+
+    func testResolvedSpecRoundTripsThroughJSON() throws {
+        for name in ["dense512.json", "mnist-dense512.json", "mlp3-sgd.json"] {
+            let spec = try ModelSpec.load(path: packageRoot.appendingPathComponent("configs/\(name)").path)
+            let text = spec.json.serialized
+            XCTAssertEqual(try ModelSpec.parse(text), spec, name)
+            XCTAssertEqual(try ModelSpec.parse(text).json.serialized, text, name)
+        }
+        let seed = try ModelSpec.load(path: packageRoot.appendingPathComponent("configs/dense512.json").path)
+        XCTAssertEqual(seed.epochs, 5)
+        XCTAssertEqual(seed.batchSize, 128)
+        XCTAssertEqual(try Model(spec: seed).parameterCount, 407_050)
+    }
+
+    /// Each bad config, and the exact message a user sees.
+    func testBadConfigsNameThePathAndTheValue() {
+        let layers = #""layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]"#
+        let cases: [(String, String)] = [
+            (#"{"layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "relux"}], "loss": "categorical_crossentropy"}"#,
+             #"layers[1].activation: unknown activation "relux"; expected one of relu, sigmoid, softmax, tanh, linear"#),
+            (#"{"layers": [{"type": "dense", "units": 0}], "loss": "categorical_crossentropy"}"#,
+             "layers[0].units: expected a positive integer, got 0"),
+            (#"{"layers": [{"type": "dense", "units": 2.5}], "loss": "categorical_crossentropy"}"#,
+             "layers[0].units: expected a positive integer, got 2.5"),
+            (#"{"layers": [{"type": "dense", "unit": 10}], "loss": "categorical_crossentropy"}"#,
+             "layers[0].unit: unknown key; expected one of type, units, activation, use_bias, kernel_initializer, bias_initializer"),
+            (#"{"layers": [{"type": "dense"}], "loss": "categorical_crossentropy"}"#,
+             "layers[0].units: missing; expected a positive integer"),
+            (#"{"layers": [{"type": "conv2d"}], "loss": "categorical_crossentropy"}"#,
+             #"layers[0].type: unknown layer type "conv2d"; expected one of dense, activation, flatten, dropout, relu, sigmoid, softmax, tanh, linear"#),
+            ("{\(layers), \"loss\": \"hinge\"}",
+             #"loss: unknown loss "hinge"; expected one of categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error"#),
+            ("{\(layers)}", "loss: missing; expected one of categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"optimizer\": \"adamw\"}",
+             #"optimizer: unknown optimizer "adamw"; expected one of sgd, rmsprop, adagrad, adam"#),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"optimizer\": {\"type\": \"rmsprop\", \"learning_rate\": -0.1}}",
+             "optimizer.learning_rate: expected a positive number, got -0.1"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"optimizer\": {\"type\": \"sgd\", \"rho\": 0.9}}",
+             "optimizer.rho: unknown key; expected one of type, learning_rate, momentum, nesterov"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"epochs\": \"5\"}", #"epochs: expected a positive integer, got "5""#),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"batch_size\": -1}", "batch_size: expected a positive integer, got -1"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"validation_split\": 1}",
+             "validation_split: expected a number from 0 up to (not including) 1, got 1"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"epoch\": 5}",
+             "epoch: unknown key; expected one of version, name, dataset, input_shape, layers, loss, optimizer, metrics, epochs, batch_size, validation_split, shuffle, seed"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"version\": 2}",
+             "version: 2 is newer than the newest supported version 1; upgrade mnist-train"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"metrics\": [\"auc\"]}",
+             #"metrics[0]: unknown metric "auc"; expected one of accuracy"#),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"input_shape\": [28, 0]}", "input_shape[1]: expected a positive integer, got 0"),
+            (#"{"layers": [], "loss": "categorical_crossentropy"}"#, "layers: expected a non-empty array of layer objects, got an array"),
+            (#"{"layers": [{"type": "dropout", "rate": 1.5}], "loss": "categorical_crossentropy"}"#,
+             "layers[0].rate: expected a number from 0 up to (not including) 1, got 1.5"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\",}", "invalid JSON at line 1, column 127: expected a string key"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"loss\": \"mean_squared_error\"}",
+             #"invalid JSON at line 1, column 128: duplicate key "loss""#),
+            ("[1, 2]", "expected an object, got an array"),
+        ]
+        for (text, message) in cases {
+            XCTAssertThrowsError(try ModelSpec.parse(text), message) { XCTAssertEqual("\($0)", message) }
+        }
+    }
+
+    func testFileErrorsNameTheFile() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        XCTAssertThrowsError(try ModelSpec.load(path: directory.appendingPathComponent("absent.json").path)) {
+            XCTAssertEqual("\($0)", directory.appendingPathComponent("absent.json").path + ": no such file")
+            XCTAssertTrue(($0 as? ConfigError)?.isMissingFile ?? false)
+        }
+        let bad = directory.appendingPathComponent("bad.json")
+        try Data(#"{"layers": [{"type": "dense", "units": 0}], "loss": "categorical_crossentropy"}"#.utf8).write(to: bad)
+        XCTAssertThrowsError(try ModelSpec.load(path: bad.path)) {
+            XCTAssertEqual("\($0)", bad.path + ": layers[0].units: expected a positive integer, got 0")
+        }
+        // A bare name falls back to configs/.
+        XCTAssertEqual(try ModelSpec.load(path: "dense512.json", configsDirectory: packageRoot.appendingPathComponent("configs").path).name, "dense512")
+    }
+
+    func testJSONParserHandlesEscapesAndRejectsNonsense() throws {
+        XCTAssertEqual(try JSONParser.parse(#"{"a": "x\"\\\/\n\u00e9\ud83d\ude00", "b": [1.5e2, -0, true, null]}"#),
+                       .object([("a", .string("x\"\\/\né😀")), ("b", .array([.number(150), .number(0), .bool(true), .null]))]))
+        for bad in ["", "{", "[1,]", "01", "1.", "\"\u{01}\"", "nul", "{\"a\" 1}", "[1] 2", "\"\\ud800\"", String(repeating: "[", count: 100)] {
+            XCTAssertThrowsError(try JSONParser.parse(bad), bad)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import MNISTKit
+import XCTest
+
+/// Compares every analytic gradient with central finite differences of the loss.
+///
+/// The layers compute in Float. With h = 1e-2 the Float rounding of a loss near 1
+/// (about 1e-7 relative, summed over a few rows) contributes about 1e-5 to a
+/// difference quotient, and the O(h²) truncation about 1e-4 for these smooth
+/// functions; hence |numeric - analytic| <= 1e-3 + 2e-2 |analytic|. A wrong
+/// backward pass (a missing term, a transposed product) is off by far more.
+final class GradientCheckTests: XCTestCase {
+    func check(_ layers: [LayerSpec], loss: LossKind, inputShape: [Int] = [6], classCount: Int = 3, seed: UInt64 = 1,
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        var spec = ModelSpec(layers: layers, loss: loss)
+        spec.inputShape = inputShape
+        let model = try Model(spec: spec, classCount: classCount)
+        var generator = RandomGenerator(seed: seed)
+        model.initializeParameters(generator: &generator)
+        // Biases start at zero; make them non-zero so their gradients are exercised honestly.
+        for k in 0 ..< model.parameterCount { model.parameters.pointer[k] += (generator.nextUnitFloat() - 0.5) * 0.2 }
+        let B = 4
+        let inputs = (0 ..< B * model.inputWidth).map { _ in generator.nextUnitFloat() }
+        let labels = (0 ..< B).map { _ in Int32(generator.nextIndex(below: classCount)) }
+        let workspace = model.makeWorkspace(capacity: B, training: true)
+        model.load(workspace, inputs: inputs, labels: labels)
+        let dropoutStart = RandomGenerator(seed: 99)
+
+        func lossValue() -> Double {
+            var dropout = dropoutStart // the same masks for every evaluation
+            return model.lossAndGradients(workspace, B: B, dropout: &dropout).lossSum / Double(B)
+        }
+        _ = lossValue()
+        let analytic = model.gradients.array
+        let h: Float = 1e-2
+        var worst: Float = 0
+        for k in 0 ..< model.parameterCount {
+            let saved = model.parameters.pointer[k]
+            model.parameters.pointer[k] = saved + h
+            let plus = lossValue()
+            model.parameters.pointer[k] = saved - h
+            let minus = lossValue()
+            model.parameters.pointer[k] = saved
+            let numeric = Float((plus - minus) / Double(2 * h))
+            let error = abs(numeric - analytic[k])
+            worst = max(worst, error)
+            XCTAssertLessThanOrEqual(error, 1e-3 + 2e-2 * abs(analytic[k]),
+                                     "parameter \(k): numeric \(numeric), analytic \(analytic[k])", file: file, line: line)
+        }
+        XCTAssertTrue(analytic.contains { abs($0) > 1e-3 }, "gradients are all near zero", file: file, line: line)
+        print("gradient check \(layers.map(\.typeName)) \(loss.rawValue): largest difference \(worst)")
+    }
+
+    func dense(_ units: Int, _ activation: Activation) -> LayerSpec {
+        .dense(units: units, activation: activation, useBias: true, kernelInitializer: .glorotUniform, biasInitializer: .zeros)
+    }
+
+    func testFusedSoftmaxCrossEntropy() throws {
+        try check([dense(5, .tanh), dense(3, .softmax)], loss: .categoricalCrossentropy)
+        try check([dense(5, .sigmoid), dense(3, .softmax)], loss: .sparseCategoricalCrossentropy)
+    }
+
+    func testReluDenseWithFlatten() throws {
+        try check([.flatten, dense(7, .relu), dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [2, 3], seed: 4)
+    }
+
+    func testStandaloneActivationsAndSoftmaxLayer() throws {
+        try check([dense(5, .linear), .activation(.tanh), dense(4, .linear), .activation(.sigmoid), dense(3, .linear), .activation(.softmax)],
+                  loss: .categoricalCrossentropy)
+    }
+
+    func testCrossEntropyOnSigmoidOutputsIsNotFused() throws {
+        try check([dense(5, .tanh), dense(3, .sigmoid)], loss: .categoricalCrossentropy)
+    }
+
+    func testSoftmaxJacobianWithMeanSquaredError() throws {
+        try check([dense(5, .tanh), dense(3, .softmax)], loss: .meanSquaredError)
+        try check([dense(5, .sigmoid), dense(3, .linear)], loss: .meanSquaredError)
+    }
+
+    func testDropoutPassesGradientThroughItsMask() throws {
+        try check([dense(8, .tanh), .dropout(rate: 0.3), dense(3, .softmax)], loss: .categoricalCrossentropy)
+    }
+
+    func testDenseWithoutBias() throws {
+        try check([.dense(units: 5, activation: .tanh, useBias: false, kernelInitializer: .heUniform, biasInitializer: .zeros),
+                   dense(3, .softmax)], loss: .categoricalCrossentropy)
+    }
+
+    /// A hand-worked example: one sample, logits (1, 2, 3), label 0.
+    func testFusedLossAgainstHandComputedValues() throws {
+        var spec = ModelSpec(layers: [.dense(units: 3, activation: .softmax, useBias: true, kernelInitializer: .zeros, biasInitializer: .zeros)],
+                             loss: .categoricalCrossentropy)
+        spec.inputShape = [1]
+        let model = try Model(spec: spec, classCount: 3)
+        model.parameters.assign([0, 0, 0, 1, 2, 3]) // kernel (1, 3) zero, bias = logits
+        let workspace = model.makeWorkspace(capacity: 1, training: true)
+        model.load(workspace, inputs: [0.5], labels: [0])
+        var generator = RandomGenerator(seed: 1)
+        let score = model.lossAndGradients(workspace, B: 1, dropout: &generator)
+        // p = softmax(1, 2, 3) = (0.090031, 0.244728, 0.665241); loss = -log 0.090031 = 2.407606.
+        XCTAssertEqual(score.lossSum, 2.407606, accuracy: 1e-5)
+        XCTAssertEqual(score.correct, 0)
+        // d bias = p - onehot; d kernel = x (p - onehot).
+        assertClose(model.gradients.slice(3, 3), [0.090031 - 1, 0.244728, 0.665241], tolerance: 1e-5)
+        assertClose(model.gradients.slice(0, 3), [(0.090031 - 1) * 0.5, 0.244728 * 0.5, 0.665241 * 0.5], tolerance: 1e-5)
+    }
+
+    func testShapesAreCheckedWhenTheModelIsBuilt() {
+        var spec = ModelSpec(layers: [dense(10, .softmax)], loss: .categoricalCrossentropy)
+        XCTAssertThrowsError(try Model(spec: spec)) {
+            XCTAssertEqual("\($0)", "layers[0]: dense expects a flat input but receives (28, 28); add {\"type\": \"flatten\"} before it")
+        }
+        spec.layers = [.flatten, dense(12, .softmax)]
+        XCTAssertThrowsError(try Model(spec: spec)) {
+            XCTAssertEqual("\($0)", "layers[1]: the model outputs (12,) per sample, but the dataset has 10 classes; the last layer needs 10 units")
+        }
+        spec.layers = [.flatten, dense(10, .relu)]
+        XCTAssertThrowsError(try Model(spec: spec)) {
+            XCTAssertEqual("\($0)", "layers[1]: categorical_crossentropy needs probabilities, but the last layer's activation is relu; use softmax (or sigmoid)")
+        }
+        spec.layers = [.flatten, dense(512, .relu), dense(10, .softmax)]
+        XCTAssertEqual(try Model(spec: spec).parameterCount, 407_050)
+    }
+}

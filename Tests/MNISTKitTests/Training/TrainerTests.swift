@@ -1,0 +1,82 @@
+import MNISTKit
+import TestFixtures
+import XCTest
+
+final class TrainerTests: XCTestCase {
+    func testTinyEndToEndTrainingLearns() throws {
+        let data = syntheticDataset(count: 400, seed: 1)
+        var spec = syntheticSpec(optimizer: .rmsprop(learningRate: 0.01, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false), epochs: 6)
+        spec.validationSplit = 0.25
+        let trainer = try Trainer(spec: spec, train: data)
+        let before = trainer.model.evaluate(data, indices: trainer.validationIndices)
+        var reports = [EpochReport]()
+        var progress = [BatchProgress]()
+        while trainer.state.epochsCompleted < spec.epochs { reports.append(try trainer.runEpoch { progress.append($0) }) }
+        XCTAssertLessThan(reports.last!.loss, reports.first!.loss * 0.5, "training loss must fall: \(reports.map(\.loss))")
+        XCTAssertGreaterThan(reports.last!.validation!.accuracy, 0.9)
+        XCTAssertLessThan(reports.last!.validation!.loss, before.loss)
+        // 300 training samples in batches of 32: nine full batches and a last one of 12.
+        XCTAssertEqual(trainer.batchesPerEpoch, 10)
+        XCTAssertEqual(reports[0].samples, 300)
+        XCTAssertEqual(progress.filter { $0.epoch == 1 }.map(\.batch), Array(1 ... 10))
+        XCTAssertEqual(trainer.state.step, 60)
+    }
+
+    func testValidationSplitIsASeededShuffleNotTheTail() throws {
+        let data = syntheticDataset(count: 200, seed: 2)
+        var spec = syntheticSpec()
+        spec.validationSplit = 0.1
+        let trainer = try Trainer(spec: spec, train: data)
+        XCTAssertEqual(trainer.validationIndices.count, 20)
+        XCTAssertEqual(Set(trainer.validationIndices + trainer.trainingIndices), Set(0 ..< 200))
+        XCTAssertNotEqual(Set(trainer.validationIndices), Set(180 ..< 200))
+        XCTAssertEqual(try Trainer(spec: spec, train: data).validationIndices, trainer.validationIndices)
+    }
+
+    func testSameSeedGivesSameWeightsAndAnotherSeedDoesNot() throws {
+        let data = syntheticDataset(count: 150, seed: 3)
+        func train(seed: UInt64) throws -> [Float] {
+            var spec = syntheticSpec(epochs: 2)
+            spec.seed = seed
+            let trainer = try Trainer(spec: spec, train: data)
+            while trainer.state.epochsCompleted < spec.epochs { _ = try trainer.runEpoch() }
+            return trainer.model.parameters.array
+        }
+        let first = try train(seed: 5)
+        XCTAssertEqual(first, try train(seed: 5))
+        XCTAssertNotEqual(first, try train(seed: 6))
+    }
+
+    func testNonFiniteLossStopsWithTheEpochAndBatch() throws {
+        let data = syntheticDataset(count: 100, seed: 4)
+        let spec = syntheticSpec(optimizer: .sgd(learningRate: 1e30, momentum: 0, nesterov: false))
+        let trainer = try Trainer(spec: spec, train: data)
+        XCTAssertThrowsError(try trainer.runEpoch()) { error in
+            guard case let .diverged(epoch, batch, _) = error as? TrainingError else { return XCTFail("\(error)") }
+            XCTAssertEqual(epoch, 1)
+            XCTAssertGreaterThan(batch, 1)
+            XCTAssertTrue("\(error)".contains("try a lower learning_rate"))
+        }
+    }
+
+    func testInputShapeMustFitTheImages() throws {
+        var spec = syntheticSpec()
+        spec.inputShape = [5, 5]
+        spec.layers[1] = .dense(units: 16, activation: .relu, useBias: true, kernelInitializer: .glorotUniform, biasInitializer: .zeros)
+        XCTAssertThrowsError(try Trainer(spec: spec, train: syntheticDataset(count: 10, seed: 1))) {
+            XCTAssertEqual("\($0)", "input_shape: (5, 5) does not match the dataset's images (4, 4, 1)")
+        }
+        XCTAssertNoThrow(try Trainer.checkInput([16], against: [4, 4, 1]))
+        XCTAssertNoThrow(try Trainer.checkInput([4, 4, 1], against: [4, 4, 1]))
+    }
+
+    func testClassificationReportByHand() {
+        let report = ClassificationReport(labels: [0, 0, 1, 1, 2], predictions: [0, 1, 1, 1, 0], classCount: 3)
+        XCTAssertEqual(report.confusion, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+        XCTAssertEqual(report.accuracy, 0.6)
+        XCTAssertEqual(report.precision(0), 0.5)
+        XCTAssertEqual(report.recall(1), 1)
+        XCTAssertEqual(report.precision(2), 0)
+        XCTAssertEqual(textArt(pixels: [0, 255, 128, 30], width: 2), " @\n+.")
+    }
+}
