@@ -73,6 +73,8 @@ public final class Model {
     let plan: [PlannedLayer]
     /// Softmax + cross-entropy handled together by the loss (stable, `p - y` gradient).
     let fusesSoftmax: Bool
+    /// Backward stops at this layer, the first with parameters: nothing before it learns.
+    let firstTrainable: Int
 
     public var parameterCount: Int { parameters.count }
 
@@ -133,6 +135,7 @@ public final class Model {
         self.plan = plan
         self.inputWidth = spec.inputShape.reduce(1, *)
         self.fusesSoftmax = spec.loss != .meanSquaredError && plan.last?.finalActivation == .softmax
+        self.firstTrainable = plan.firstIndex { if case .dense = $0 { true } else { false } } ?? 0
         parameters = FloatBuffer(count: offset)
         gradients = FloatBuffer(count: offset)
     }
@@ -217,7 +220,6 @@ public final class Model {
     func backward(_ workspace: Workspace, B: Int) {
         let w = UnsafePointer(parameters.pointer)
         let dw = gradients.pointer
-        let firstTrainable = plan.firstIndex { if case .dense = $0 { true } else { false } } ?? 0
         for i in stride(from: plan.count - 1, through: firstTrainable, by: -1) {
             let dout = workspace.gradients[i].pointer
             let out = UnsafePointer(workspace.outputs[i].pointer)
@@ -290,6 +292,23 @@ public final class Model {
         }
         let count = max(order.count, 1)
         return Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), samples: order.count)
+    }
+
+    /// The sgemm calls one training step on `B` rows makes, in order (for the
+    /// benchmark's sgemm-bound replay).
+    public func sgemmCalls(batch B: Int) -> [GEMMCall] {
+        var calls = [GEMMCall]()
+        for case let .dense(inputs, outputs, _, _, _) in plan {
+            calls.append(GEMMCall(transposeA: false, transposeB: false, m: B, n: outputs, k: inputs, lda: inputs, ldb: outputs, ldc: outputs))
+        }
+        for i in stride(from: plan.count - 1, through: firstTrainable, by: -1) {
+            guard case let .dense(inputs, outputs, _, _, _) = plan[i] else { continue }
+            calls.append(GEMMCall(transposeA: true, transposeB: false, m: inputs, n: outputs, k: B, lda: inputs, ldb: outputs, ldc: outputs))
+            if i > firstTrainable {
+                calls.append(GEMMCall(transposeA: false, transposeB: true, m: B, n: inputs, k: outputs, lda: outputs, ldb: outputs, ldc: inputs))
+            }
+        }
+        return calls
     }
 
     /// Fixed so that `mnist-train`'s final test figures and `mnist-eval`'s agree to the bit.

@@ -50,21 +50,34 @@ public final class Optimizer {
             // with momentum m = μm + Δ, w -= m; else w -= Δ.
             let lr = Float(learningRate), rho = Float(rho), eps = Float(epsilon), mu = Float(momentum)
             let r = slot("rms")
-            let a = centered ? slot("average_gradient") : nil
-            let m = momentum > 0 ? slot("momentum") : nil
-            for k in 0 ..< n {
-                r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
-                var denominator = r[k]
-                if let a {
-                    a[k] = rho * a[k] + (1 - rho) * g[k]
-                    denominator -= a[k] * a[k]
+            // One branch-free loop per variant, so each vectorises.
+            switch (centered, momentum > 0) {
+            case (false, false):
+                for k in 0 ..< n {
+                    r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
+                    w[k] -= lr * g[k] / (r[k] + eps).squareRoot()
                 }
-                let increment = lr * g[k] / (denominator + eps).squareRoot()
-                if let m {
-                    m[k] = mu * m[k] + increment
+            case (false, true):
+                let m = slot("momentum")
+                for k in 0 ..< n {
+                    r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
+                    m[k] = mu * m[k] + lr * g[k] / (r[k] + eps).squareRoot()
                     w[k] -= m[k]
-                } else {
-                    w[k] -= increment
+                }
+            case (true, false):
+                let a = slot("average_gradient")
+                for k in 0 ..< n {
+                    r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
+                    a[k] = rho * a[k] + (1 - rho) * g[k]
+                    w[k] -= lr * g[k] / (r[k] - a[k] * a[k] + eps).squareRoot()
+                }
+            case (true, true):
+                let a = slot("average_gradient"), m = slot("momentum")
+                for k in 0 ..< n {
+                    r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
+                    a[k] = rho * a[k] + (1 - rho) * g[k]
+                    m[k] = mu * m[k] + lr * g[k] / (r[k] - a[k] * a[k] + eps).squareRoot()
+                    w[k] -= m[k]
                 }
             }
         case let .adagrad(learningRate, _, epsilon):

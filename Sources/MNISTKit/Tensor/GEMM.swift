@@ -14,6 +14,24 @@ public func sgemm(
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// The shape of one sgemm call, to replay it.
+public struct GEMMCall: Equatable, Sendable {
+    public let transposeA: Bool, transposeB: Bool
+    public let m: Int, n: Int, k: Int
+    public let lda: Int, ldb: Int, ldc: Int
+
+    public init(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int) {
+        (self.transposeA, self.transposeB, self.m, self.n, self.k, self.lda, self.ldb, self.ldc) = (transposeA, transposeB, m, n, k, lda, ldb, ldc)
+    }
+
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+    /// Elements the A, B and C operands span.
+    public var sizes: (a: Int, b: Int, c: Int) {
+        ((transposeA ? k : m) * lda, (transposeB ? n : k) * ldb, m * ldc)
+    }
+}
+
 /// OpenBLAS' process-wide settings.
 public enum BLAS {
     /// Threads OpenBLAS uses for each call. sgemm's results depend on it, so
