@@ -4,7 +4,7 @@ BIN := .build/release
 CONFIG ?= dense512.json
 CHECKPOINT ?= model.ckpt
 
-.PHONY: setup build test train eval clean
+.PHONY: setup build test train eval bench clean
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,10 @@ train: build
 
 eval: build
 	$(BIN)/mnist-eval $(CHECKPOINT)
+
+# Trains the seed model for 3 epochs and prints speed, the sgemm bound, memory and eval time (JSON last).
+bench: build
+	$(BIN)/mnist-bench --config $(CONFIG)
 
 clean:
 	rm -rf .build
