@@ -10,7 +10,7 @@ func activationForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Floa
     case .linear:
         if UnsafePointer(out) != inp { out.update(from: inp, count: n) }
     case .relu:
-        for k in 0 ..< n { out[k] = max(inp[k], 0) }
+        biasRelu(out: out, inp: inp, bias: nil, n: n)
     case .sigmoid:
         for k in 0 ..< n { out[k] = 1 / (1 + Foundation.exp(-inp[k])) }
     case .tanh:
@@ -43,7 +43,7 @@ func activationBackward(
     case .linear:
         if UnsafePointer(dinp) != dout { dinp.update(from: dout, count: n) }
     case .relu:
-        for k in 0 ..< n { dinp[k] = out[k] > 0 ? dout[k] : 0 }
+        reluBackward(dinp: dinp, dout: dout, out: out, n: n)
     case .sigmoid:
         for k in 0 ..< n { dinp[k] = dout[k] * out[k] * (1 - out[k]) }
     case .tanh:

@@ -12,18 +12,13 @@ func denseForward(
 ) {
     sgemm(m: B, n: O, k: I, a: inp, lda: I, b: weight, ldb: O, c: out, ldc: O)
     if let bias {
-        switch activation {
-        case .relu:
-            for r in 0 ..< B {
-                let row = out + r * O
-                for o in 0 ..< O { row[o] = max(row[o] + bias[o], 0) }
-            }
+        if activation == .relu {
+            for r in 0 ..< B { biasRelu(out: out + r * O, inp: out + r * O, bias: bias, n: O) }
             return
-        default:
-            for r in 0 ..< B {
-                let row = out + r * O
-                for o in 0 ..< O { row[o] += bias[o] }
-            }
+        }
+        for r in 0 ..< B {
+            let row = out + r * O
+            for o in 0 ..< O { row[o] += bias[o] }
         }
     }
     activationForward(out: out, inp: out, B: B, C: O, activation: activation)

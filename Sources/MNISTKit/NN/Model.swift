@@ -270,6 +270,10 @@ public final class Model {
     /// Evaluates the whole dataset (or the samples at `indices`) in batches, in order.
     public func evaluate(_ dataset: Dataset, indices: [Int32]? = nil, batchSize: Int = Model.evaluationBatchSize,
                          predictions: UnsafeMutablePointer<Int32>? = nil) -> Evaluation {
+        withDenormalsFlushedToZero { evaluateBatches(dataset, indices: indices, batchSize: batchSize, predictions: predictions) }
+    }
+
+    private func evaluateBatches(_ dataset: Dataset, indices: [Int32]?, batchSize: Int, predictions: UnsafeMutablePointer<Int32>?) -> Evaluation {
         let order = indices ?? (0 ..< Int32(dataset.count)).map { $0 }
         let workspace = makeWorkspace(capacity: min(batchSize, max(order.count, 1)), training: false)
         var unused = RandomGenerator(seed: 0)

@@ -28,9 +28,26 @@ public final class Optimizer {
         return slot.buffer.pointer
     }
 
-    /// Applies one update to `n` parameters.
+    /// Updates of at least this many parameters run on two threads.
+    public var parallelThreshold = 1 << 16
+
+    /// Applies one update to `n` parameters. Large updates are split in two
+    /// halves run on two threads; each element's arithmetic is the same on
+    /// either (denormals flushed on both), so results do not depend on the split.
     public func update(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int) {
         step += 1
+        guard n >= parallelThreshold else { return withDenormalsFlushedToZero { apply(w, g, offset: 0, n) } }
+        let half = n / 2
+        nonisolated(unsafe) let this = self
+        nonisolated(unsafe) let w = w, g = g
+        DispatchQueue.concurrentPerform(iterations: 2) { chunk in
+            let start = chunk == 0 ? 0 : half
+            withDenormalsFlushedToZero { this.apply(w + start, g + start, offset: start, chunk == 0 ? half : n - half) }
+        }
+    }
+
+    private func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, offset: Int, _ n: Int) {
+        func slot(_ name: String) -> UnsafeMutablePointer<Float> { self.slot(name) + offset }
         switch spec {
         case let .sgd(learningRate, momentum, nesterov):
             // SGD (keras.optimizers.SGD): v = μv - ηg; w += v, or w += μv - ηg with Nesterov.

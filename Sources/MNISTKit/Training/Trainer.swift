@@ -141,6 +141,10 @@ public final class Trainer {
 
     /// Trains one epoch; `onBatch` sees running figures after every batch.
     public func runEpoch(onBatch: (BatchProgress) -> Void = { _ in }) throws(TrainingError) -> EpochReport {
+        try withDenormalsFlushedToZero { () throws(TrainingError) in try trainEpoch(onBatch: onBatch) }
+    }
+
+    private func trainEpoch(onBatch: (BatchProgress) -> Void) throws(TrainingError) -> EpochReport {
         let epoch = state.epochsCompleted + 1
         let start = DispatchTime.now().uptimeNanoseconds
         order.withUnsafeMutableBufferPointer { destination in
