@@ -104,15 +104,30 @@ struct MNISTTrain: ParsableCommand {
                 + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(BLAS.threadCount) threads\(resumed)")
         }
 
+        Interruption.install()
+        trainer.shouldStop = { Interruption.received != nil }
         let terminal = standardOutputIsTerminal && !quiet
         let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
         var bestAccuracy = -1.0
+        let firstEpoch = trainer.state.epochsCompleted
         while trainer.state.epochsCompleted < spec.epochs {
             var lastDraw = 0.0
-            let report = try trainer.runEpoch { progress in
-                guard terminal, progress.seconds - lastDraw >= 0.1 || progress.batch == progress.batchCount else { return }
-                lastDraw = progress.seconds
-                printOut("\r" + progressLine(progress) + "\u{1B}[K", terminator: "")
+            let report: EpochReport
+            do {
+                if Interruption.received != nil { throw TrainingError.stopped(epoch: trainer.state.epochsCompleted + 1, batch: 0) }
+                report = try trainer.runEpoch { progress in
+                    guard terminal, progress.seconds - lastDraw >= 0.1 || progress.batch == progress.batchCount else { return }
+                    lastDraw = progress.seconds
+                    printOut("\r" + progressLine(progress) + "\u{1B}[K", terminator: "")
+                }
+            } catch let TrainingError.stopped(epoch, batch) {
+                if terminal { printOut("") }
+                let signal = Interruption.received ?? SIGINT
+                let kept = trainer.state.epochsCompleted > firstEpoch ? output : resume
+                let saved = kept.map { "\($0) holds \(trainer.state.epochsCompleted) completed epochs; resume with: mnist-train --resume \($0)" }
+                    ?? "no epoch completed, so no checkpoint was written"
+                throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
+                                 status: Interruption.exitStatus(signal))
             }
             if !quiet { printOut((terminal ? "\r" : "") + epochLine(report, batchCount: trainer.batchesPerEpoch) + (terminal ? "\u{1B}[K" : "")) }
             let checkpoint = Checkpoint(trainer: trainer)

@@ -1,0 +1,121 @@
+import Foundation
+import MNISTKit
+import XCTest
+
+/// Signals sent to a real training process: the checkpoint on disk must always load.
+final class InterruptionTests: XCTestCase {
+    /// Starts a long training run on the sandbox's data, writing `checkpoint` after every (short) epoch.
+    func startTraining(_ box: Sandbox, checkpoint: String, units: Int = 64) throws -> Process {
+        let config = box.path("long.json")
+        try Data(Sandbox.config(epochs: 1_000_000).replacingOccurrences(of: "\"units\": 16", with: "\"units\": \(units)").utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent("mnist-train")
+        process.arguments = ["--config", config, "--data", box.data.path, "--output", checkpoint, "--threads", "1", "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    func waitForFile(_ path: String, timeout: Double = 30) {
+        let start = Date()
+        while !FileManager.default.fileExists(atPath: path), Date().timeIntervalSince(start) < timeout { usleep(5_000) }
+    }
+
+    func waitForExit(_ process: Process, timeout: Double = 20) -> Bool {
+        let start = Date()
+        while process.isRunning, Date().timeIntervalSince(start) < timeout { usleep(5_000) }
+        if process.isRunning { process.terminate(); return false }
+        return true
+    }
+
+    func testSIGINTAndSIGTERMFinishTheBatchKeepTheCheckpointAndSayHowToResume() throws {
+        for (signal, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+            let box = try Sandbox()
+            let checkpoint = box.path("model.ckpt")
+            let process = try startTraining(box, checkpoint: checkpoint)
+            waitForFile(checkpoint)
+            usleep(50_000)
+            kill(process.processIdentifier, signal)
+            XCTAssertTrue(waitForExit(process), "training did not stop after signal \(signal)")
+            XCTAssertEqual(process.terminationReason, .exit, "killed by the signal instead of stopping")
+            XCTAssertEqual(process.terminationStatus, status)
+            let loaded = try Checkpoint.load(path: checkpoint)
+            XCTAssertGreaterThanOrEqual(loaded.state.epochsCompleted, 1)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint + ".tmp-\(process.processIdentifier)"))
+        }
+    }
+
+    func testInterruptMessageNamesTheCheckpointAndTheResumeCommand() throws {
+        let box = try Sandbox()
+        let checkpoint = box.path("model.ckpt")
+        let process = Process()
+        let config = box.path("long.json")
+        try Data(Sandbox.config(epochs: 1_000_000).utf8).write(to: URL(fileURLWithPath: config))
+        process.executableURL = productsDirectory.appendingPathComponent("mnist-train")
+        process.arguments = ["--config", config, "--data", box.data.path, "--output", checkpoint, "--quiet"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        waitForFile(checkpoint)
+        process.interrupt()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, message)
+        XCTAssertNotNil(message.range(of: #"^error: interrupted by SIGINT in epoch \d+( after batch \d+)?; .+ holds \d+ completed epochs; resume with: mnist-train --resume .+model\.ckpt\n$"#,
+                                      options: .regularExpression), message)
+    }
+
+    func testSecondSIGINTExitsAtOnceWithoutATornCheckpoint() throws {
+        // One slow batch per epoch (20,000 samples, 2048 units), so the second
+        // signal lands while the first is still waiting for the batch to end.
+        let box = try Sandbox(trainCount: 20_000)
+        let checkpoint = box.path("model.ckpt")
+        let config = box.path("slow.json")
+        try Data(Sandbox.config(epochs: 1_000_000).replacingOccurrences(of: "\"units\": 16", with: "\"units\": 2048")
+            .replacingOccurrences(of: "\"batch_size\": 32", with: "\"batch_size\": 20000").utf8).write(to: URL(fileURLWithPath: config))
+        for _ in 0 ..< 3 {
+            try? FileManager.default.removeItem(atPath: checkpoint)
+            let process = Process()
+            process.executableURL = productsDirectory.appendingPathComponent("mnist-train")
+            process.arguments = ["--config", config, "--data", box.data.path, "--output", checkpoint, "--threads", "1", "--quiet"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            waitForFile(checkpoint)
+            kill(process.processIdentifier, SIGINT)
+            usleep(2_000)
+            kill(process.processIdentifier, SIGINT)
+            XCTAssertTrue(waitForExit(process, timeout: 5))
+            XCTAssertEqual(process.terminationStatus, 130)
+            // Exited at once: not through the orderly stop, which prints how to resume.
+            XCTAssertEqual(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "")
+            XCTAssertNoThrow(try Checkpoint.load(path: checkpoint))
+        }
+    }
+
+    /// SIGKILL at random moments of a run that saves every few milliseconds:
+    /// every time, the checkpoint on disk is a whole one.
+    func testSIGKILLWhileWritingCheckpointsNeverLeavesATornFile() throws {
+        var generator = RandomGenerator(seed: 12)
+        var loadedCount = 0
+        let box = try Sandbox()
+        let checkpoint = box.path("model.ckpt")
+        for round in 0 ..< 20 {
+            let process = try startTraining(box, checkpoint: checkpoint, units: 512)
+            if round == 0 { waitForFile(checkpoint) }
+            usleep(UInt32(20_000 + generator.nextIndex(below: 200_000)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+            XCTAssertNoThrow(try Checkpoint.load(path: checkpoint), "round \(round)")
+            loadedCount += 1
+        }
+        XCTAssertEqual(loadedCount, 20)
+    }
+}
