@@ -4,7 +4,7 @@ BIN := .build/release
 CONFIG ?= dense512.json
 CHECKPOINT ?= model.ckpt
 
-.PHONY: setup build test train eval bench clean
+.PHONY: setup build test train eval bench fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -29,5 +29,10 @@ eval: build
 bench: build
 	$(BIN)/mnist-bench --config $(CONFIG)
 
+# libFuzzer on the IDX reader, the model spec and the checkpoint reader, FUZZ_SECONDS (60) each.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -1,5 +1,6 @@
 import Foundation
 import MNISTKit
+import TestFixtures
 import XCTest
 
 /// The executables on damaged or wrong inputs: the documented exit status, one
@@ -85,5 +86,99 @@ final class BadInputTests: XCTestCase {
         let box = try Sandbox()
         assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("no/dir/m.ckpt")]),
                       status: 73, box.path("no/dir/m.ckpt") + ": cannot write checkpoint: No such file or directory")
+    }
+
+    func testDamagedDataAndHostileHeaders() throws {
+        let box = try Sandbox()
+        let images = box.data.appendingPathComponent("train-images-idx3-ubyte")
+        let labels = box.data.appendingPathComponent("train-labels-idx1-ubyte")
+        let goodImages = try Data(contentsOf: images), goodLabels = try Data(contentsOf: labels)
+        let train = ["--config", box.config.path, "--data", box.data.path]
+        func restore() throws {
+            try goodImages.write(to: images)
+            try goodLabels.write(to: labels)
+        }
+
+        // Images and labels swapped.
+        try goodLabels.write(to: images)
+        try goodImages.write(to: labels)
+        assertFailure(try runTool("mnist-train", train), status: 65, "\(images.path): expected images of rank 3 (N, H, W) or 4 (N, H, W, C), found dimensions (400,)")
+        try restore()
+
+        // A header declaring 60000 x 10000 x 10000 pixels in a 100-byte gzip file: refused before allocating.
+        try Data(gzip(IDX.encode(elementType: .uint8, dimensions: [60000, 10000, 10000], payload: [1, 2, 3]))).write(to: images)
+        assertFailure(try runTool("mnist-train", train), status: 65, "more than this file can hold")
+        // The same claim in a raw file.
+        try Data(IDX.encode(elementType: .uint8, dimensions: [60000, 10000, 10000], payload: [1, 2, 3])).write(to: images)
+        assertFailure(try runTool("mnist-train", train), status: 65, "truncated IDX data: the header declares 6000000000000 bytes, found 3")
+        // Compressed twice.
+        try Data(gzip(gzip(Array(goodImages)))).write(to: images)
+        assertFailure(try runTool("mnist-train", train), status: 65, "a gzip file inside a gzip file")
+        // Wrong magic, and float images.
+        var wrongMagic = goodImages
+        wrongMagic[0] = 0x50
+        try wrongMagic.write(to: images)
+        assertFailure(try runTool("mnist-train", train), status: 65, "not an IDX file")
+        try Data(IDX.encode(elementType: .float32, dimensions: [400, 4, 4], payload: [UInt8](repeating: 0, count: 400 * 64))).write(to: images)
+        assertFailure(try runTool("mnist-train", train), status: 65, "expected ubyte (0x08) image elements, found float32")
+        try restore()
+
+        // A label past the class count.
+        var badLabel = goodLabels
+        badLabel[badLabel.count - 1] = 12
+        try badLabel.write(to: labels)
+        assertFailure(try runTool("mnist-train", train), status: 65, "label 12 at index 399 is outside 0..<10")
+        try restore()
+
+        // A directory where a data file should be.
+        try FileManager.default.removeItem(at: labels)
+        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: false)
+        assertFailure(try runTool("mnist-train", train), status: 66, "missing train-labels-idx1-ubyte[.gz]")
+        try FileManager.default.removeItem(at: labels)
+        try restore()
+
+        // Test images of another size than the training images.
+        let testImages = box.data.appendingPathComponent("t10k-images-idx3-ubyte")
+        try Data(IDX.encode(elementType: .uint8, dimensions: [100, 5, 5], payload: [UInt8](repeating: 0, count: 2500))).write(to: testImages)
+        assertFailure(try runTool("mnist-train", train), status: 65, "images are (5, 5, 1), but the test split's are (4, 4, 1)")
+    }
+
+    func testHostileConfigsAndOptions() throws {
+        let box = try Sandbox()
+        func config(_ text: String) throws -> String {
+            let path = box.path("c-\(UUID().uuidString).json")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let huge = try config(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"units\": 16", with: "\"units\": 9000000"))
+        assertFailure(try runTool("mnist-train", ["--config", huge, "--data", box.data.path]), status: 65,
+                      "layers[1].units: 9000000 units make the model larger than")
+        let deep = try config(String(repeating: "[", count: 10_000))
+        assertFailure(try runTool("mnist-train", ["--config", deep]), status: 65, "nested deeper than 64 levels")
+        let wrongDataset = try config(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"dataset\": \"synthetic\"", with: "\"dataset\": \"emnist\""))
+        assertFailure(try runTool("mnist-train", ["--config", wrongDataset], in: box.root), status: 66, "dataset \"emnist\" not found")
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--seed", "-5"]), status: 64, "--seed")
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--metrics", box.root.path]), status: 73,
+                      "\(box.root.path): cannot open the metrics file for writing")
+        assertFailure(try runTool("mnist-eval", [box.root.path]), status: 65, "\(box.root.path): is a directory, expected a file")
+
+        // A checkpoint of the synthetic model evaluated against 5x5 images.
+        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--epochs", "1", "--output", box.path("m.ckpt"), "--quiet"]).status, 0)
+        let other = box.root.appendingPathComponent("five")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        for split in ["train", "t10k"] {
+            try Data(IDX.encode(elementType: .uint8, dimensions: [10, 5, 5], payload: [UInt8](repeating: 0, count: 250))).write(to: other.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try Data(IDX.encode(elementType: .uint8, dimensions: [10], payload: [UInt8](repeating: 0, count: 10))).write(to: other.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        assertFailure(try runTool("mnist-eval", [box.path("m.ckpt"), "--data", other.path]), status: 65, "input_shape: (4, 4) does not match the dataset's images (5, 5, 1)")
+        assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--epochs", "0"]), status: 64, "--epochs must be a positive integer")
+        assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--data", box.data.path, "--epochs", "3", "--batch-size", "x"]), status: 64, "x")
+    }
+
+    /// Every bad input above finished within seconds and none used much memory.
+    func testZZChildrenStayedSmall() {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        XCTAssertLessThan(usage.ru_maxrss, 300 * 1024, "a child process peaked at \(usage.ru_maxrss / 1024) MB")
     }
 }

@@ -60,6 +60,7 @@ func runTool(_ tool: String, _ arguments: [String], in directory: URL? = nil, en
 /// Asserts the documented failure shape: the exit status, no signal, and exactly
 /// one `error:` line on stderr containing `message`.
 func assertFailure(_ result: ToolResult, status: Int32, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertLessThan(result.seconds, 20, "took \(result.seconds) s", file: file, line: line)
     XCTAssertFalse(result.signaled, "killed by a signal: \(result.stderr)", file: file, line: line)
     XCTAssertEqual(result.status, status, "stderr: \(result.stderr)", file: file, line: line)
     XCTAssertEqual(result.stderrLines.count, 1, "expected one line on stderr: \(result.stderr)", file: file, line: line)

@@ -78,6 +78,12 @@ public final class Model {
 
     public var parameterCount: Int { parameters.count }
 
+    /// Limits that keep a hostile spec (or checkpoint) from asking for more memory
+    /// than any MNIST-sized model needs: 256 MiB of parameters, and layers of at
+    /// most 65,536 units (activation buffers grow with the batch times the width).
+    public static let maximumParameterCount = 1 << 26
+    public static let maximumWidth = 1 << 16
+
     /// Builds the model and checks every layer's shape against its input, so a
     /// bad stack fails here, before any data is read or trained on.
     public init(spec: ModelSpec, classCount: Int = 10) throws(ConfigError) {
@@ -98,6 +104,10 @@ public final class Model {
             case let .dense(units, activation, useBias, _, _):
                 guard shape.count == 1 else {
                     throw ConfigError(path: "layers[\(index)]", message: "dense expects a flat input but receives \(formatShape(shape)); add {\"type\": \"flatten\"} before it")
+                }
+                let (kernelCount, overflow) = shape[0].multipliedReportingOverflow(by: units)
+                guard !overflow, offset + kernelCount + units <= Model.maximumParameterCount, units <= Model.maximumWidth else {
+                    throw ConfigError(path: "layers[\(index)].units", message: "\(units) units make the model larger than the \(Model.maximumParameterCount) parameters (and \(Model.maximumWidth) units per layer) this tool supports")
                 }
                 let kernel = ParameterSlot(name: "\(name).kernel", shape: [shape[0], units], offset: offset)
                 slots.append(kernel)

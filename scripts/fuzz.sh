@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (Tests/Fuzz/*Fuzzer.swift, compiled with the library's
+# sources under AddressSanitizer) and runs each for FUZZ_SECONDS (default 60) from
+# the seed corpus in Tests/Fuzz/corpus. New inputs go to .build-fuzz/corpus, crashes
+# to .build-fuzz/crashes. Usage: scripts/fuzz.sh [idx|spec|checkpoint ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-60}
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(idx spec checkpoint)
+out=.build-fuzz
+mkdir -p "$out/crashes"
+library=$(find Sources/MNISTKit -name '*.swift' | sort)
+
+for target in "${targets[@]}"; do
+    case "$target" in
+        idx) source=Tests/Fuzz/IDXFuzzer.swift ;;
+        spec) source=Tests/Fuzz/SpecFuzzer.swift ;;
+        checkpoint) source=Tests/Fuzz/CheckpointFuzzer.swift ;;
+        *) echo "error: unknown fuzz target '$target'; expected idx, spec or checkpoint" >&2; exit 64 ;;
+    esac
+    binary="$out/fuzz-$target"
+    if [ ! -x "$binary" ] || [ -n "$(find Sources/MNISTKit "$source" -newer "$binary" -name '*.swift' | head -1)" ]; then
+        echo "Building $binary"
+        swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name MNISTKit \
+            -I Sources/CBLAS -I Sources/CZlib -Xcc -fno-math-errno \
+            $library "$source" -lopenblas -lz -o "$binary"
+    fi
+    mkdir -p "$out/corpus/$target"
+    echo "Fuzzing $target for $seconds s"
+    # -malloc_limit_mb: any single allocation above 300 MB is reported as a bug.
+    "$binary" "$out/corpus/$target" "Tests/Fuzz/corpus/$target" \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=300 \
+        -artifact_prefix="$out/crashes/$target-" -print_final_stats=1 2>&1 | tail -n 20
+done
