@@ -4,7 +4,7 @@ BIN := .build/release
 CONFIG ?= dense512.json
 CHECKPOINT ?= model.ckpt
 
-.PHONY: setup build test train eval bench fuzz clean
+.PHONY: setup build test train eval bench bench-reference fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -28,6 +28,10 @@ eval: build
 # Trains the seed model for 3 epochs and prints speed, the sgemm bound, memory and eval time (JSON last).
 bench: build
 	$(BIN)/mnist-bench --config $(CONFIG)
+
+# The same run beside the seed's Keras program and a hand-written NumPy trainer (needs pip).
+bench-reference: build
+	scripts/bench-reference.sh
 
 # libFuzzer on the IDX reader, the model spec and the checkpoint reader, FUZZ_SECONDS (60) each.
 FUZZ_SECONDS ?= 60

@@ -10,6 +10,8 @@ struct ToolResult {
     let stderr: String
     let signaled: Bool
     let seconds: Double
+    /// The child's own peak resident memory (from wait4).
+    let peakMemoryMB: Double
 
     var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
 }
@@ -20,47 +22,60 @@ let productsDirectory: URL = {
     return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 }()
 
+/// Runs a built tool with posix_spawn and reaps it with wait4, so that its exit
+/// status, signal and peak memory are its own.
 func runTool(_ tool: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
-         timeout: Double = 120) throws -> ToolResult {
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent(tool)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    var env = ProcessInfo.processInfo.environment
-    env.removeValue(forKey: "MNIST_DATA_DIR")
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
+             timeout: Double = 120) throws -> ToolResult {
     let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
     let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("err-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: outFile.path, contents: nil)
-    FileManager.default.createFile(atPath: errFile.path, contents: nil)
     defer {
         try? FileManager.default.removeItem(at: outFile)
         try? FileManager.default.removeItem(at: errFile)
     }
-    process.standardOutput = try FileHandle(forWritingTo: outFile)
-    process.standardError = try FileHandle(forWritingTo: errFile)
-    process.standardInput = FileHandle.nullDevice
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "MNIST_DATA_DIR")
+    for (key, value) in environment { env[key] = value }
+    let executable = productsDirectory.appendingPathComponent(tool).path
+    // A working directory goes through sh, which then execs the tool in its place.
+    let command = directory.map { ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$0\" \"$@\"", executable, $0.path] } ?? [executable]
+    let argv = (command + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, errFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
     let start = Date()
-    try process.run()
-    while process.isRunning {
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, envp)
+    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, WNOHANG, &usage) == 0 {
         if Date().timeIntervalSince(start) > timeout {
-            process.terminate()
+            kill(pid, SIGKILL)
             XCTFail("\(tool) \(arguments) did not finish within \(timeout) s")
         }
-        usleep(10_000)
+        usleep(2_000)
     }
-    return ToolResult(status: process.terminationStatus,
+    let signal = status & 0x7F
+    return ToolResult(status: signal == 0 ? (status >> 8) & 0xFF : 128 + signal,
                       stdout: (try? String(contentsOf: outFile, encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "",
-                      signaled: process.terminationReason == .uncaughtSignal,
-                      seconds: Date().timeIntervalSince(start))
+                      signaled: signal != 0,
+                      seconds: Date().timeIntervalSince(start),
+                      peakMemoryMB: Double(usage.ru_maxrss) / 1024)
 }
 
 /// Asserts the documented failure shape: the exit status, no signal, and exactly
 /// one `error:` line on stderr containing `message`.
 func assertFailure(_ result: ToolResult, status: Int32, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertLessThan(result.seconds, 20, "took \(result.seconds) s", file: file, line: line)
+    XCTAssertLessThan(result.peakMemoryMB, 150, "peaked at \(result.peakMemoryMB) MB", file: file, line: line)
     XCTAssertFalse(result.signaled, "killed by a signal: \(result.stderr)", file: file, line: line)
     XCTAssertEqual(result.status, status, "stderr: \(result.stderr)", file: file, line: line)
     XCTAssertEqual(result.stderrLines.count, 1, "expected one line on stderr: \(result.stderr)", file: file, line: line)

@@ -29,6 +29,9 @@ public struct Checkpoint {
     public static let formatVersion = 1
     /// Headers larger than this are refused before they are read.
     static let maximumHeaderBytes = 16 << 20
+    /// The largest model's parameters and three optimizer slots, plus a header:
+    /// a larger file is refused before it is read into memory.
+    static let maximumFileBytes = maximumHeaderBytes + 4 * 4 * Model.maximumParameterCount
 
     public let spec: ModelSpec
     public let state: TrainingState
@@ -107,6 +110,9 @@ public struct Checkpoint {
         let bytes: [UInt8]
         do {
             let file = try FileSource(path: path)
+            guard file.size <= maximumFileBytes else {
+                throw FileProblem.system("\(file.size) bytes is larger than any checkpoint (\(maximumFileBytes) bytes at most)")
+            }
             bytes = try file.read(upTo: file.size)
         } catch let problem as FileProblem {
             throw CheckpointError(path: path, message: problem.description, isMissingFile: problem == .notFound)

@@ -86,14 +86,6 @@ public struct Dataset: Sendable {
         return histogram
     }
 
-    /// The samples at `indices`, as a new dataset (for validation splits).
-    public func subset(_ indices: some Collection<Int>) -> Dataset {
-        var pixels = [UInt8]()
-        pixels.reserveCapacity(indices.count * sampleSize)
-        for index in indices { pixels += images[index * sampleSize ..< (index + 1) * sampleSize] }
-        return Dataset(images: pixels, labels: indices.map { labels[$0] }, imageShape: imageShape, classCount: classCount)
-    }
-
     /// Writes the samples at `indices` into `batch` as floats in [0, 1], one row
     /// each, in one pass; and their labels into `batchLabels`.
     public func gather(
@@ -109,11 +101,6 @@ public struct Dataset: Sendable {
                 batchLabels[row] = Int32(labels[Int(index)])
             }
         }
-    }
-
-    /// Images as a float tensor (N, H, W, C) in [0, 1]; for tests and small data.
-    public func imageTensor() -> Tensor<Float> {
-        Tensor(unchecked: [count] + imageShape, images.map { Float($0) * (1 / 255) })
     }
 }
 

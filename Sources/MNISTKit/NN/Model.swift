@@ -272,11 +272,6 @@ public final class Model {
         for (r, label) in labels.enumerated() { workspace.labels[r] = label }
     }
 
-    /// Class probabilities (or raw outputs, for mean squared error) of the first `B` rows after `evaluate`-style scoring.
-    public func outputs(_ workspace: Workspace, B: Int) -> [Float] {
-        workspace.outputs[plan.count - 1].slice(0, B * classCount)
-    }
-
     /// Evaluates the whole dataset (or the samples at `indices`) in batches, in order.
     public func evaluate(_ dataset: Dataset, indices: [Int32]? = nil, batchSize: Int = Model.evaluationBatchSize,
                          predictions: UnsafeMutablePointer<Int32>? = nil) -> Evaluation {

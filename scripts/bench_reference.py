@@ -1,0 +1,153 @@
+"""Reference timings for `make bench-reference`: the seed's Keras program and the
+same math written by hand in NumPy, on the same IDX files, in the same run as
+mnist-bench. Prints mnist-bench's JSON keys plus the references' and the ratios.
+
+Run as `bench_reference.py --data DIR --bench PATH`; the `keras` and `numpy`
+subcommands run one reference in its own process (so peak RSS is its own).
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+EPOCHS = 3
+BATCH = 128
+
+
+def load_idx(directory, split):
+    import numpy as np
+
+    def read(kind, rank):
+        for name in (f"{split}-{kind}-idx{rank}-ubyte", f"{split}-{kind}.idx{rank}-ubyte"):
+            for suffix in (".gz", ""):
+                path = os.path.join(directory, name + suffix)
+                if os.path.exists(path):
+                    with open(path, "rb") as f:
+                        data = f.read()
+                    if data[:2] == b"\x1f\x8b":
+                        data = gzip.decompress(data)
+                    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
+                    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
+        raise SystemExit(f"error: {directory}: no {split} {kind} file")
+
+    return read("images", 3), read("labels", 1)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_numpy(directory):
+    """The seed's model as its reader would write it with NumPy: float32 inputs
+    scaled once up front, matmuls, broadcast bias, relu, softmax, p - y, RMSprop."""
+    import numpy as np
+
+    images, labels = load_idx(directory, "train")
+    test_images, test_labels = load_idx(directory, "t10k")
+    x = images.reshape(len(images), -1).astype(np.float32) / 255
+    x_test = test_images.reshape(len(test_images), -1).astype(np.float32) / 255
+    rng = np.random.default_rng(1)
+
+    def glorot(fan_in, fan_out):
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
+
+    params = [glorot(784, 512), np.zeros(512, np.float32), glorot(512, 10), np.zeros(10, np.float32)]
+    rms = [np.zeros_like(p) for p in params]
+    lr, rho, eps = np.float32(0.001), np.float32(0.9), np.float32(1e-7)
+    times = []
+    for _ in range(EPOCHS):
+        start = time.perf_counter()
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), BATCH):
+            index = order[i:i + BATCH]
+            xb, yb = x[index], labels[index]
+            w1, b1, w2, b2 = params
+            z1 = xb @ w1 + b1
+            a1 = np.maximum(z1, 0)
+            z2 = a1 @ w2 + b2
+            z2 -= z2.max(axis=1, keepdims=True)
+            p = np.exp(z2)
+            p /= p.sum(axis=1, keepdims=True)
+            dz2 = p
+            dz2[np.arange(len(yb)), yb] -= 1
+            dz2 /= len(yb)
+            da1 = dz2 @ w2.T
+            da1[z1 <= 0] = 0
+            grads = [xb.T @ da1, da1.sum(axis=0), a1.T @ dz2, dz2.sum(axis=0)]
+            for w, g, r in zip(params, grads, rms):
+                r *= rho
+                r += (1 - rho) * g * g
+                w -= lr * g / np.sqrt(r + eps)
+        times.append(time.perf_counter() - start)
+    w1, b1, w2, b2 = params
+    predictions = (np.maximum(x_test @ w1 + b1, 0) @ w2 + b2).argmax(axis=1)
+    return {"epoch_seconds": statistics.median(times[1:]), "test_accuracy": float((predictions == test_labels).mean()),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def run_keras(directory):
+    """The seed's Keras program: Dense 512 relu, Dense 10 softmax, rmsprop, batch 128."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+
+    images, labels = load_idx(directory, "train")
+    test_images, test_labels = load_idx(directory, "t10k")
+    x = images.reshape(len(images), -1).astype("float32") / 255
+    x_test = test_images.reshape(len(test_images), -1).astype("float32") / 255
+    y, y_test = keras.utils.to_categorical(labels, 10), keras.utils.to_categorical(test_labels, 10)
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(512, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    times = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(x, y, epochs=EPOCHS, batch_size=BATCH, verbose=0, callbacks=[Timer()])
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    return {"epoch_seconds": statistics.median(times[1:]), "test_accuracy": float(accuracy), "peak_rss_mb": peak_rss_mb()}
+
+
+def run_child(kind, directory):
+    output = subprocess.run([sys.executable, __file__, kind, "--data", directory], check=True, capture_output=True, text=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", nargs="?", choices=["all", "keras", "numpy"], default="all")
+    parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--bench", default=".build/release/mnist-bench")
+    args = parser.parse_args()
+    if args.kind == "numpy":
+        print(json.dumps(run_numpy(args.data)))
+        return
+    if args.kind == "keras":
+        print(json.dumps(run_keras(args.data)))
+        return
+    ours = json.loads(subprocess.run([args.bench, "--data", args.data], check=True, capture_output=True, text=True)
+                      .stdout.strip().splitlines()[-1])
+    numpy_result = run_child("numpy", args.data)
+    keras_result = run_child("keras", args.data)
+    result = dict(ours)
+    for name, reference in (("numpy", numpy_result), ("keras", keras_result)):
+        result[f"{name}_epoch_seconds"] = round(reference["epoch_seconds"], 3)
+        result[f"{name}_over_ours"] = round(reference["epoch_seconds"] / ours["epoch_seconds"], 2)
+        result[f"{name}_peak_rss_mb"] = round(reference["peak_rss_mb"], 1)
+        result[f"{name}_test_accuracy"] = round(reference["test_accuracy"], 4)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
