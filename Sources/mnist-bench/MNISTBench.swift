@@ -79,22 +79,23 @@ struct MNISTBench: ParsableCommand {
         printOut(result.serialized)
     }
 
-    /// Times `calls` run back to back on buffers as large as the largest call needs; returns seconds and FLOPs.
+    /// Times `calls` run back to back on buffers as large as the largest call
+    /// needs; returns the median of three runs, in seconds, and the FLOPs.
     func replay(_ calls: [GEMMCall]) -> (Double, Double) {
         let a = FloatBuffer(count: calls.map(\.sizes.a).max() ?? 1), b = FloatBuffer(count: calls.map(\.sizes.b).max() ?? 1)
         let c = FloatBuffer(count: calls.map(\.sizes.c).max() ?? 1)
         a.fill(0.01)
         b.fill(0.02)
-        var best = Double.infinity
+        var times = [Double]()
         for _ in 0 ..< 3 {
             let start = DispatchTime.now().uptimeNanoseconds
             for call in calls {
                 sgemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
                       a: a.pointer, lda: call.lda, b: b.pointer, ldb: call.ldb, c: c.pointer, ldc: call.ldc)
             }
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        return (best, calls.reduce(0) { $0 + $1.flops })
+        return (times.sorted()[1], calls.reduce(0) { $0 + $1.flops })
     }
 
     /// Wall time of one whole run of a sibling executable.
