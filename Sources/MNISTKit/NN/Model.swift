@@ -38,7 +38,6 @@ public final class Workspace {
     let gradients: [FloatBuffer]
     let masks: [FloatBuffer?]
     let labels: UnsafeMutablePointer<Int32>
-    let indices: UnsafeMutablePointer<Int32>
 
     init(model: Model, capacity: Int, training: Bool) {
         self.capacity = capacity
@@ -46,17 +45,14 @@ public final class Workspace {
         outputs = model.plan.map { FloatBuffer(count: capacity * $0.outputWidth) }
         gradients = training ? model.plan.map { FloatBuffer(count: capacity * $0.outputWidth) } : []
         masks = model.plan.map { layer in
-            if training, case let .dropout(_, width) = layer { return FloatBuffer(count: capacity * width) }
+            if training, case let .dropout(rate, width) = layer, rate > 0 { return FloatBuffer(count: capacity * width) }
             return nil
         }
-        labels = .allocate(capacity: capacity)
-        indices = .allocate(capacity: capacity)
+        labels = .allocate(capacity: max(capacity, 1))
+        labels.initialize(repeating: 0, count: max(capacity, 1))
     }
 
-    deinit {
-        labels.deallocate()
-        indices.deallocate()
-    }
+    deinit { labels.deallocate() }
 }
 
 /// A stack of layers built from a spec. All parameters live in one flat buffer
@@ -198,7 +194,7 @@ public final class Model {
             case let .activation(activation, width):
                 activationForward(out: out, inp: x, B: B, C: width, activation: fusedHere ? .linear : activation)
             case let .dropout(rate, width):
-                if training, let mask = workspace.masks[i], rate > 0 {
+                if training, let mask = workspace.masks[i] {
                     dropoutForward(out: out, mask: mask.pointer, inp: x, count: B * width, rate: rate, generator: &generator)
                 } else {
                     out.update(from: x, count: B * width)

@@ -79,6 +79,7 @@ final class GradientCheckTests: XCTestCase {
 
     func testDropoutPassesGradientThroughItsMask() throws {
         try check([dense(8, .tanh), .dropout(rate: 0.3), dense(3, .softmax)], loss: .categoricalCrossentropy)
+        try check([dense(8, .tanh), .dropout(rate: 0), dense(3, .softmax)], loss: .categoricalCrossentropy)
     }
 
     func testDenseWithoutBias() throws {
