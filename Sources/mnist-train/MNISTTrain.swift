@@ -69,6 +69,9 @@ struct MNISTTrain: ParsableCommand {
 
         let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed)
         let spec = plan.spec
+        if saveBest, spec.validationSplit == 0 {
+            throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")
+        }
         let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
         let directory = try locator.directory(for: spec.dataset)
         let trainFiles = try DatasetLocator.files(.train, in: directory)

@@ -158,6 +158,7 @@ final class BadInputTests: XCTestCase {
         let wrongDataset = try config(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"dataset\": \"synthetic\"", with: "\"dataset\": \"emnist\""))
         assertFailure(try runTool("mnist-train", ["--config", wrongDataset], in: box.root), status: 66, "dataset \"emnist\" not found")
         assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--seed", "-5"]), status: 64, "--seed")
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--save-best"]), status: 64, "--save-best keeps the best val_accuracy, so it needs a validation_split")
         assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--metrics", box.root.path]), status: 73,
                       "\(box.root.path): cannot open the metrics file for writing")
         assertFailure(try runTool("mnist-eval", [box.root.path]), status: 65, "\(box.root.path): is a directory, expected a file")
