@@ -37,10 +37,7 @@ struct MNISTBench: ParsableCommand {
         var spec = try ModelSpec.load(path: config)
         spec.epochs = epochs
         let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
-        let directory = try locator.directory(for: spec.dataset)
-        let trainFiles = try DatasetLocator.files(.train, in: directory), testFiles = try DatasetLocator.files(.test, in: directory)
-        let train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels)
-        let test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels)
+        let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
         let trainer = try Trainer(spec: spec, train: train)
 
         var epochSeconds = [Double]()

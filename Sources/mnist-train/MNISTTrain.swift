@@ -73,14 +73,7 @@ struct MNISTTrain: ParsableCommand {
             throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")
         }
         let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
-        let directory = try locator.directory(for: spec.dataset)
-        let trainFiles = try DatasetLocator.files(.train, in: directory)
-        let testFiles = try DatasetLocator.files(.test, in: directory)
-        let train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels)
-        let test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels)
-        guard test.imageShape == train.imageShape else {
-            throw DatasetError.shapeMismatch(path: testFiles.images, expected: train.imageShape, found: test.imageShape)
-        }
+        let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
         let trainer = try plan.makeTrainer(train: train)
 
         if dryRun {
@@ -139,7 +132,9 @@ struct MNISTTrain: ParsableCommand {
                 bestAccuracy = validation.accuracy
                 try checkpoint.save(to: bestPath)
             }
-            metricsFile?.write(Data((report.json.serialized + "\n").utf8))
+            do { try metricsFile?.write(contentsOf: Data((report.json.serialized + "\n").utf8)) } catch {
+                throw UsageError("\(metrics ?? ""): cannot write metrics: \(error.localizedDescription)", status: ExitStatus.cannotCreate)
+            }
         }
         try? metricsFile?.close()
 

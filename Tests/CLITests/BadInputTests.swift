@@ -78,7 +78,7 @@ final class BadInputTests: XCTestCase {
         try bytes.write(to: URL(fileURLWithPath: box.path("bad.ckpt")))
         assertFailure(try runTool("mnist-eval", [box.path("bad.ckpt"), "--data", box.data.path]), status: 65, "CRC-32 mismatch")
         assertFailure(try runTool("mnist-train", ["--resume", box.path("bad.ckpt"), "--data", box.data.path]), status: 65, "CRC-32 mismatch")
-        assertFailure(try runTool("mnist-train", ["--resume", box.path("ok.ckpt"), "--data", box.data.path, "--seed", "9"]), status: 65,
+        assertFailure(try runTool("mnist-train", ["--resume", box.path("ok.ckpt"), "--data", box.data.path, "--seed", "9"]), status: 64,
                       "--seed: 9 differs from the checkpoint's seed 1")
     }
 
@@ -173,6 +173,9 @@ final class BadInputTests: XCTestCase {
         }
         assertFailure(try runTool("mnist-eval", [box.path("m.ckpt"), "--data", other.path]), status: 65, "input_shape: (4, 4) does not match the dataset's images (5, 5, 1)")
         assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--epochs", "0"]), status: 64, "--epochs must be a positive integer")
+        XCTAssertEqual(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--data", box.data.path, "--epochs", "2", "--output", box.path("m.ckpt"), "--quiet"]).status, 0)
+        assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--data", box.data.path, "--epochs", "1"]), status: 64,
+                      "--epochs: 1 is fewer than the 2 epochs the checkpoint has done; --epochs is the total")
         assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--data", box.data.path, "--epochs", "3", "--batch-size", "x"]), status: 64, "x")
     }
 }

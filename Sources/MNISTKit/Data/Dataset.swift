@@ -173,6 +173,18 @@ public struct DatasetLocator: Sendable {
         let paths = try Self.files(split, in: try directory(for: name))
         return try Dataset.load(imagesPath: paths.images, labelsPath: paths.labels, classCount: classCount)
     }
+
+    /// Both splits of the dataset `name`, checked to hold images of one shape.
+    public func loadTrainAndTest(_ name: String) throws -> (directory: String, train: Dataset, test: Dataset) {
+        let directory = try directory(for: name)
+        let trainFiles = try Self.files(.train, in: directory), testFiles = try Self.files(.test, in: directory)
+        let train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels)
+        let test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels)
+        guard test.imageShape == train.imageShape else {
+            throw DatasetError.shapeMismatch(path: testFiles.images, expected: train.imageShape, found: test.imageShape)
+        }
+        return (directory, train, test)
+    }
 }
 
 func isRegularFile(_ path: String) -> Bool {

@@ -17,10 +17,10 @@ public struct TrainingPlan {
                 }
             }
             if let seed, seed != spec.seed {
-                throw ConfigError(path: "--seed", message: "\(seed) differs from the checkpoint's seed \(spec.seed); a resumed run keeps its seed")
+                throw PlanError(option: "--seed", message: "\(seed) differs from the checkpoint's seed \(spec.seed); a resumed run keeps its seed")
             }
             if let epochs, epochs < checkpoint.state.epochsCompleted {
-                throw ConfigError(path: "--epochs", message: "\(epochs) is fewer than the \(checkpoint.state.epochsCompleted) epochs the checkpoint has done; --epochs is the total")
+                throw PlanError(option: "--epochs", message: "\(epochs) is fewer than the \(checkpoint.state.epochsCompleted) epochs the checkpoint has done; --epochs is the total")
             }
             self.checkpoint = checkpoint
         } else if let configPath {
@@ -28,7 +28,7 @@ public struct TrainingPlan {
             if let seed { spec.seed = seed }
             checkpoint = nil
         } else {
-            throw ConfigError(path: "", message: "no spec: give a config or a checkpoint to resume")
+            throw PlanError(option: "--config", message: "no spec: give a config or a checkpoint to resume")
         }
         if let epochs { spec.epochs = epochs }
         if let batchSize { spec.batchSize = batchSize }
@@ -43,6 +43,13 @@ public struct TrainingPlan {
         resumed.parameters.assign(model.parameters.array)
         return try Trainer(model: resumed, optimizer: optimizer, state: checkpoint.state, train: train)
     }
+}
+
+/// A command-line option that contradicts the checkpoint being resumed.
+public struct PlanError: Error, Equatable, CustomStringConvertible {
+    public let option: String
+    public let message: String
+    public var description: String { "\(option): \(message)" }
 }
 
 extension ModelSpec {
