@@ -41,17 +41,12 @@ final class BadInputTests: XCTestCase {
 
     func testBadContentsExitSixtyFive() throws {
         let box = try Sandbox()
-        func config(_ text: String) throws -> String {
-            let path = box.path("c-\(UUID().uuidString).json")
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-            return path
-        }
-        let typo = try config(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"relu\"", with: "\"relux\""))
+        let typo = try box.writeConfig(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"relu\"", with: "\"relux\""))
         assertFailure(try runTool("mnist-train", ["--config", typo, "--data", box.data.path]), status: 65,
                       "\(typo): layers[1].activation: unknown activation \"relux\"; expected one of relu, sigmoid, softmax, tanh, linear")
-        let notJSON = try config("epochs = 5")
+        let notJSON = try box.writeConfig("epochs = 5")
         assertFailure(try runTool("mnist-train", ["--config", notJSON]), status: 65, "\(notJSON): invalid JSON at line 1, column 1")
-        let empty = try config("")
+        let empty = try box.writeConfig("")
         assertFailure(try runTool("mnist-train", ["--config", empty]), status: 65, "\(empty): invalid JSON")
         assertFailure(try runTool("mnist-train", ["--config", box.data.path]), status: 65, "\(box.data.path): is a directory, expected a file")
 
@@ -145,17 +140,12 @@ final class BadInputTests: XCTestCase {
 
     func testHostileConfigsAndOptions() throws {
         let box = try Sandbox()
-        func config(_ text: String) throws -> String {
-            let path = box.path("c-\(UUID().uuidString).json")
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-            return path
-        }
-        let huge = try config(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"units\": 16", with: "\"units\": 9000000"))
+        let huge = try box.writeConfig(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"units\": 16", with: "\"units\": 9000000"))
         assertFailure(try runTool("mnist-train", ["--config", huge, "--data", box.data.path]), status: 65,
                       "layers[1].units: 9000000 units make the model larger than")
-        let deep = try config(String(repeating: "[", count: 10_000))
+        let deep = try box.writeConfig(String(repeating: "[", count: 10_000))
         assertFailure(try runTool("mnist-train", ["--config", deep]), status: 65, "nested deeper than 64 levels")
-        let wrongDataset = try config(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"dataset\": \"synthetic\"", with: "\"dataset\": \"emnist\""))
+        let wrongDataset = try box.writeConfig(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"dataset\": \"synthetic\"", with: "\"dataset\": \"emnist\""))
         assertFailure(try runTool("mnist-train", ["--config", wrongDataset], in: box.root), status: 66, "dataset \"emnist\" not found")
         assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--seed", "-5"]), status: 64, "--seed")
         assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--save-best"]), status: 64, "--save-best keeps the best val_accuracy, so it needs a validation_split")

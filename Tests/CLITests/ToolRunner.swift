@@ -119,6 +119,13 @@ final class Sandbox {
     }
 
     func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+
+    /// Writes a config file with a fresh name and returns its path.
+    func writeConfig(_ text: String) throws -> String {
+        let path = path("c-\(UUID().uuidString).json")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
 }
 
 /// The package's root folder, found from this file's location.
