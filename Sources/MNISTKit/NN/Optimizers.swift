@@ -28,26 +28,15 @@ public final class Optimizer {
         return slot.buffer.pointer
     }
 
-    /// Updates of at least this many parameters run on two threads.
-    public var parallelThreshold = 1 << 16
-
-    /// Applies one update to `n` parameters. Large updates are split in two
-    /// halves run on two threads; each element's arithmetic is the same on
-    /// either (denormals flushed on both), so results do not depend on the split.
+    /// Applies one update to `n` parameters, with denormals flushed to zero.
+    /// (Splitting it over two threads measured slower: the second core is busy
+    /// with OpenBLAS' worker between sgemm calls.)
     public func update(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int) {
         step += 1
-        guard n >= parallelThreshold else { return withDenormalsFlushedToZero { apply(w, g, offset: 0, n) } }
-        let half = n / 2
-        nonisolated(unsafe) let this = self
-        nonisolated(unsafe) let w = w, g = g
-        DispatchQueue.concurrentPerform(iterations: 2) { chunk in
-            let start = chunk == 0 ? 0 : half
-            withDenormalsFlushedToZero { this.apply(w + start, g + start, offset: start, chunk == 0 ? half : n - half) }
-        }
+        withDenormalsFlushedToZero { apply(w, g, n) }
     }
 
-    private func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, offset: Int, _ n: Int) {
-        func slot(_ name: String) -> UnsafeMutablePointer<Float> { self.slot(name) + offset }
+    private func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ n: Int) {
         switch spec {
         case let .sgd(learningRate, momentum, nesterov):
             // SGD (keras.optimizers.SGD): v = μv - ηg; w += v, or w += μv - ηg with Nesterov.
