@@ -13,9 +13,10 @@ build: setup
 	$(SWIFT) build -c release
 
 # Numeric code is 10-100x slower in debug builds, so tests run optimised too.
+# All tests are XCTest; skipping the empty Swift Testing pass keeps XCTest's summary last.
 test: setup
 	$(SWIFT) build -c release --build-tests
-	$(SWIFT) test -c release --skip-build
+	$(SWIFT) test -c release --skip-build --disable-swift-testing
 
 # Trains the seed model (Dense 512 relu, Dense 10 softmax, RMSprop) on Fashion-MNIST, then evaluates it.
 train: build
