@@ -7,11 +7,11 @@ let pendingSignal = Atomic<Int32>(0)
 
 public enum Interruption {
     /// SIGINT and SIGTERM ask training to stop after the current batch; a second
-    /// SIGINT exits at once. Checkpoints are renamed into place whole, so neither
-    /// leaves a torn one.
+    /// one exits at once (a process stuck inside a library call still ends).
+    /// Checkpoints are renamed into place whole, so neither leaves a torn one.
     public static func install() {
         let handler: @convention(c) (Int32) -> Void = { signal in
-            if signal == SIGINT, pendingSignal.load(ordering: .relaxed) != 0 { _exit(ExitStatus.interrupted) }
+            if pendingSignal.load(ordering: .relaxed) != 0 { _exit(signal == SIGTERM ? ExitStatus.terminated : ExitStatus.interrupted) }
             pendingSignal.store(signal, ordering: .relaxed)
         }
         Glibc.signal(SIGINT, handler)
