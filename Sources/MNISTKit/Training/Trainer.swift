@@ -147,6 +147,8 @@ public final class Trainer {
     private func trainEpoch(onBatch: (BatchProgress) -> Void) throws(TrainingError) -> EpochReport {
         let epoch = state.epochsCompleted + 1
         let start = DispatchTime.now().uptimeNanoseconds
+        // Shuffle the base order afresh each epoch: the shuffle generator's state
+        // alone then fixes the data order, which is all a resume needs.
         order.withUnsafeMutableBufferPointer { destination in
             trainingIndices.withUnsafeBufferPointer { destination.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
         }
