@@ -33,10 +33,10 @@ struct MNISTBench: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        useThreads(threads)
         var spec = try ModelSpec.load(path: config)
         spec.epochs = epochs
-        let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
+        let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
         let trainer = try Trainer(spec: spec, train: train)
 

@@ -38,16 +38,15 @@ struct MNISTEval: ParsableCommand {
     static func main() { runAsTool() }
 
     func validate() throws {
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, received: \(threads)") }
+        try validateThreads(threads)
         if showErrors < 0 { throw ValidationError("--show-errors must be 0 or more, received: \(showErrors)") }
     }
 
     func run() throws {
-        BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        useThreads(threads)
         let loaded = try Checkpoint.load(path: checkpoint)
-        let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
-        let files = try DatasetLocator.files(split == .test ? .test : .train, in: try locator.directory(for: loaded.dataset))
-        let dataset = try Dataset.load(imagesPath: files.images, labelsPath: files.labels)
+        let locator = datasetLocator(data: data)
+        let dataset = try locator.load(loaded.dataset, split: split == .test ? .test : .train)
         try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
         let (model, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
 

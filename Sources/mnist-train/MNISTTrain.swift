@@ -58,21 +58,21 @@ struct MNISTTrain: ParsableCommand {
         guard config != nil || resume != nil else { throw ValidationError("give --config PATH, or --resume CHECKPOINT") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be a positive integer, received: \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be a positive integer, received: \(batchSize)") }
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, received: \(threads)") }
+        try validateThreads(threads)
         if saveBest, resume == nil, output.hasSuffix(".best.ckpt") {
             throw ValidationError("--output must not end in .best.ckpt when --save-best is set")
         }
     }
 
     func run() throws {
-        BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        useThreads(threads)
 
         let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed)
         let spec = plan.spec
         if saveBest, spec.validationSplit == 0 {
             throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")
         }
-        let locator = DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
+        let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
         let trainer = try plan.makeTrainer(train: train)
 

@@ -233,10 +233,12 @@ public struct Checkpoint {
         self.tensors = tensors
     }
 
-    /// Rebuilds the model and optimizer from the checkpoint's own spec, checking
+    /// Rebuilds the model and optimizer from the checkpoint's own spec (or `spec`,
+    /// the same architecture with other training settings, for a resume), checking
     /// that it holds exactly the tensors that spec needs, with their shapes.
-    public func restore(path: String, classCount: Int = 10) throws(CheckpointError) -> (model: Model, optimizer: Optimizer) {
+    public func restore(path: String, classCount: Int = 10, spec: ModelSpec? = nil) throws(CheckpointError) -> (model: Model, optimizer: Optimizer) {
         func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
+        let spec = spec ?? self.spec
         let model: Model
         do { model = try Model(spec: spec, classCount: classCount) } catch { throw fail("metadata spec: \(error.description)") }
         let optimizer = Optimizer(spec: spec.optimizer, parameterCount: model.parameterCount)

@@ -38,10 +38,8 @@ public struct TrainingPlan {
 
     public func makeTrainer(train: Dataset) throws -> Trainer {
         guard let checkpoint, let checkpointPath else { return try Trainer(spec: spec, train: train) }
-        let (model, optimizer) = try checkpoint.restore(path: checkpointPath, classCount: train.classCount)
-        let resumed = try Model(spec: spec, classCount: train.classCount)
-        resumed.parameters.assign(model.parameters.array)
-        return try Trainer(model: resumed, optimizer: optimizer, state: checkpoint.state, train: train)
+        let (model, optimizer) = try checkpoint.restore(path: checkpointPath, classCount: train.classCount, spec: spec)
+        return try Trainer(model: model, optimizer: optimizer, state: checkpoint.state, train: train)
     }
 }
 

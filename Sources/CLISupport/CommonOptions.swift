@@ -1,0 +1,18 @@
+import ArgumentParser
+import Foundation
+import MNISTKit
+
+/// `--threads N`: 1 to 256.
+public func validateThreads(_ threads: Int?) throws {
+    if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, received: \(threads)") }
+}
+
+/// Sets OpenBLAS' threads: `--threads`, or all cores.
+public func useThreads(_ threads: Int?) {
+    BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+}
+
+/// Dataset lookup for `--data DIR`, then `$MNIST_DATA_DIR`, `data/`, `/usr/share/datasets`.
+public func datasetLocator(data: String?) -> DatasetLocator {
+    DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
+}
