@@ -7,9 +7,11 @@ public func validateThreads(_ threads: Int?) throws {
     if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, received: \(threads)") }
 }
 
-/// Sets OpenBLAS' threads: `--threads`, or all cores.
-public func useThreads(_ threads: Int?) {
-    BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+/// The step's threads for `--threads N`, or all cores. The step splits its
+/// products between them itself, so OpenBLAS is set to one thread.
+public func workerPool(threads: Int?) -> WorkerPool {
+    BLAS.threadCount = 1
+    return WorkerPool(count: threads ?? ProcessInfo.processInfo.activeProcessorCount)
 }
 
 /// Dataset lookup for `--data DIR`, then `$MNIST_DATA_DIR`, `data/`, `/usr/share/datasets`.

@@ -20,7 +20,7 @@ struct MNISTBench: ParsableCommand {
     @Option(help: "Epochs to train; the epoch time is the median of all but the first.")
     var epochs = 3
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "Threads (default: all cores); the same count gives the same results.")
     var threads: Int?
 
     @Option(help: "Where to write the checkpoint that mnist-eval is timed on.")
@@ -33,30 +33,40 @@ struct MNISTBench: ParsableCommand {
     }
 
     func run() throws {
-        useThreads(threads)
+        let workers = workerPool(threads: threads)
         var spec = try ModelSpec.load(path: config)
         spec.epochs = epochs
         let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
         let trainer = try Trainer(spec: spec, train: train)
+        trainer.model.workers = workers
 
-        var epochSeconds = [Double]()
+        // The sgemm bound: the exact calls of one epoch's steps, each thread's
+        // share on the pool, back to back with nothing else. Beside it, the same
+        // products as whole calls threaded by OpenBLAS. Both are timed after
+        // every epoch, so they see the same load as the epoch on this noisy machine.
+        let batches = trainer.batchesPerEpoch
+        let lastBatch = trainer.trainingIndices.count - (batches - 1) * spec.batchSize
+        func epochCalls(threads: Int) -> [[[GEMMCall]]] {
+            Array(Array(repeating: trainer.model.sgemmCalls(batch: spec.batchSize, threads: threads), count: batches - 1).joined()
+                + trainer.model.sgemmCalls(batch: lastBatch, threads: threads))
+        }
+        let stepCalls = epochCalls(threads: workers.count)
+        let wholeCalls = epochCalls(threads: 1).flatMap { $0[0] }
+        var epochSeconds = [Double](), sgemmSeconds = [Double](), wholeSeconds = [Double]()
         while trainer.state.epochsCompleted < epochs {
             let report = try trainer.runEpoch()
             epochSeconds.append(report.seconds)
-            printOut("epoch \(report.epoch): \(String(format: "%.3f", report.seconds)) s, loss \(fourDecimals(report.loss))")
+            sgemmSeconds.append(replay(stepCalls, on: workers))
+            wholeSeconds.append(replay(wholeCalls, openBLASThreads: workers.count))
+            printOut("epoch \(report.epoch): \(seconds(report.seconds)), its sgemm calls alone \(seconds(sgemmSeconds.last!))"
+                + " (as whole OpenBLAS-threaded calls \(seconds(wholeSeconds.last!))), loss \(fourDecimals(report.loss))")
         }
-        let later = epochSeconds.dropFirst().sorted()
-        let epochMedian = later.count % 2 == 1 ? later[later.count / 2] : (later[later.count / 2 - 1] + later[later.count / 2]) / 2
+        let epochMedian = median(epochSeconds.dropFirst()), sgemmMedian = median(sgemmSeconds.dropFirst())
+        let wholeMedian = median(wholeSeconds.dropFirst())
+        let flops = wholeCalls.reduce(0) { $0 + $1.flops }
         let accuracy = trainer.model.evaluate(test).accuracy
         try Checkpoint(trainer: trainer).save(to: output)
-
-        // The exact sgemm calls of one epoch, back to back, nothing else.
-        let batches = trainer.batchesPerEpoch
-        let lastBatch = trainer.trainingIndices.count - (batches - 1) * spec.batchSize
-        let calls = Array(repeating: trainer.model.sgemmCalls(batch: spec.batchSize), count: batches - 1).joined()
-            + trainer.model.sgemmCalls(batch: lastBatch)
-        let (sgemmSeconds, flops) = replay(Array(calls))
 
         let usage = rusage.current()
         let evalSeconds = try timeProcess("mnist-eval", [output, "--data", directory])
@@ -64,35 +74,49 @@ struct MNISTBench: ParsableCommand {
         let result = JSONValue.object([
             ("epoch_seconds", .number(rounded(epochMedian))),
             ("samples_per_second", .number(Double(Int(Double(trainer.trainingIndices.count) / epochMedian)))),
-            ("gemm_gflops", .number(rounded(flops / sgemmSeconds / 1e9, 1))),
-            ("sgemm_bound_seconds", .number(rounded(sgemmSeconds))),
-            ("epoch_over_sgemm_bound", .number(rounded(epochMedian / sgemmSeconds, 2))),
+            ("gemm_gflops", .number(rounded(flops / sgemmMedian / 1e9, 1))),
+            ("sgemm_bound_seconds", .number(rounded(sgemmMedian))),
+            ("epoch_over_sgemm_bound", .number(rounded(epochMedian / sgemmMedian, 2))),
+            ("openblas_threaded_sgemm_seconds", .number(rounded(wholeMedian))),
+            ("epoch_over_openblas_threaded_sgemm", .number(rounded(epochMedian / wholeMedian, 2))),
             ("peak_rss_mb", .number(rounded(Double(usage.ru_maxrss) / 1024, 1))),
             ("eval_seconds", .number(rounded(evalSeconds))),
             ("test_accuracy", .number(accuracy)),
-            ("threads", .number(Double(BLAS.threadCount))),
+            ("threads", .number(Double(workers.count))),
             ("openblas_core", .string(BLAS.coreName)),
         ])
         printOut(result.serialized)
     }
 
-    /// Times `calls` run back to back on buffers as large as the largest call
-    /// needs; returns the median of three runs, in seconds, and the FLOPs.
-    func replay(_ calls: [GEMMCall]) -> (Double, Double) {
-        let a = FloatBuffer(count: calls.map(\.sizes.a).max() ?? 1), b = FloatBuffer(count: calls.map(\.sizes.b).max() ?? 1)
-        let c = FloatBuffer(count: calls.map(\.sizes.c).max() ?? 1)
-        a.fill(0.01)
-        b.fill(0.02)
-        var times = [Double]()
-        for _ in 0 ..< 3 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            for call in calls {
-                sgemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
-                      a: a.pointer, lda: call.lda, b: b.pointer, ldb: call.ldb, c: c.pointer, ldc: call.ldc)
+    /// Runs each phase's calls on the pool, thread t making its share, with
+    /// OpenBLAS single-threaded as in the step; returns seconds.
+    func replay(_ phases: [[[GEMMCall]]], on workers: WorkerPool) -> Double {
+        let operands = (0 ..< workers.count).map { _ in Operands(for: phases.flatMap { $0.flatMap { $0 } }) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for phase in phases {
+            workers.run { t in
+                for call in phase[t] { operands[t].multiply(call) }
             }
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        return (times.sorted()[1], calls.reduce(0) { $0 + $1.flops })
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// Runs whole calls one after another, OpenBLAS threading each; returns seconds.
+    func replay(_ calls: [GEMMCall], openBLASThreads: Int) -> Double {
+        let operands = Operands(for: calls)
+        BLAS.threadCount = openBLASThreads
+        defer { BLAS.threadCount = 1 }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for call in calls { operands.multiply(call) }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    func seconds(_ value: Double) -> String { String(format: "%.3f s", value) }
+
+    /// The median of `values` (the mean of the middle two when even).
+    func median(_ values: some Collection<Double>) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// Wall time of one whole run of a sibling executable.
@@ -119,5 +143,23 @@ extension rusage {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage
+    }
+}
+
+/// Buffers as large as the largest of some calls need, to replay them on.
+final class Operands {
+    let a: FloatBuffer, b: FloatBuffer, c: FloatBuffer
+
+    init(for calls: [GEMMCall]) {
+        a = FloatBuffer(count: calls.map(\.sizes.a).max() ?? 1)
+        b = FloatBuffer(count: calls.map(\.sizes.b).max() ?? 1)
+        c = FloatBuffer(count: calls.map(\.sizes.c).max() ?? 1)
+        a.fill(0.01)
+        b.fill(0.02)
+    }
+
+    func multiply(_ call: GEMMCall) {
+        sgemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
+              a: a.pointer, lda: call.lda, b: b.pointer, ldb: call.ldb, c: c.pointer, ldc: call.ldc)
     }
 }

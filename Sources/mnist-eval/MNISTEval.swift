@@ -29,7 +29,7 @@ struct MNISTEval: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the report.")
     var json = false
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "Threads (default: all cores); the same count gives the same results.")
     var threads: Int?
 
     @Option(name: .customLong("show-errors"), help: "Draw the first K misclassified images as text.")
@@ -43,12 +43,13 @@ struct MNISTEval: ParsableCommand {
     }
 
     func run() throws {
-        useThreads(threads)
+        let workers = workerPool(threads: threads)
         let loaded = try Checkpoint.load(path: checkpoint)
         let locator = datasetLocator(data: data)
         let dataset = try locator.load(loaded.dataset, split: split == .test ? .test : .train)
         try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
         let (model, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
+        model.workers = workers
 
         var predictions = [Int32](repeating: 0, count: dataset.count)
         let evaluation = predictions.withUnsafeMutableBufferPointer { model.evaluate(dataset, predictions: $0.baseAddress!) }

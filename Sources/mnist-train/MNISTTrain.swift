@@ -34,7 +34,7 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Random seed for initialisation, shuffling and dropout (overrides the spec).")
     var seed: UInt64?
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "Threads (default: all cores); the same count gives the same results.")
     var threads: Int?
 
     @Option(help: "Checkpoint written after every epoch.")
@@ -65,7 +65,7 @@ struct MNISTTrain: ParsableCommand {
     }
 
     func run() throws {
-        useThreads(threads)
+        let workers = workerPool(threads: threads)
 
         let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed)
         let spec = plan.spec
@@ -75,6 +75,7 @@ struct MNISTTrain: ParsableCommand {
         let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
         let trainer = try plan.makeTrainer(train: train)
+        trainer.model.workers = workers
 
         if dryRun {
             printOut(summaryTable(trainer.model))
@@ -97,7 +98,7 @@ struct MNISTTrain: ParsableCommand {
             let resumed = trainer.state.epochsCompleted > 0 ? ", resuming after epoch \(trainer.state.epochsCompleted)" : ""
             printOut("Training \"\(spec.name)\" on \(spec.dataset) (\(trainer.trainingIndices.count) samples"
                 + (trainer.validationIndices.isEmpty ? "" : ", \(trainer.validationIndices.count) for validation")
-                + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(BLAS.threadCount) threads\(resumed)")
+                + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(workers.count) threads\(resumed)")
         }
 
         Interruption.install()

@@ -12,16 +12,17 @@ let probabilityEpsilon: Float = 1e-7
 // Losses over B rows of C outputs with integer labels; the one-hot targets of
 // categorical cross-entropy are never materialised. Each computes the loss and,
 // when `dout` is given, its gradient with respect to the outputs, already divided
-// by B because the reported loss is the batch mean.
+// by the batch size N because the reported loss is the batch mean. A thread may
+// score B < N rows of a batch of N.
 
 /// Fused softmax + cross-entropy on logits (llm.c's `crossentropy_softmax_backward`):
 /// turns `outputs` from logits into probabilities in place, loss = logsumexp(z) - z_y
-/// (stable even where p_y underflows), and dz = (p - onehot) / B.
+/// (stable even where p_y underflows), and dz = (p - onehot) / N.
 func softmaxCrossEntropy(
-    outputs: UnsafeMutablePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int
+    outputs: UnsafeMutablePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int, N: Int
 ) -> BatchScore {
     var score = BatchScore(lossSum: 0, correct: 0)
-    let scale = 1 / Float(B)
+    let scale = 1 / Float(N)
     for r in 0 ..< B {
         let z = outputs + r * C
         let y = Int(labels[r])
@@ -50,7 +51,7 @@ func softmaxCrossEntropy(
 /// without logits: p = o / Σo, clipped to [ε, 1 - ε], loss = -log p_y. The
 /// gradient flows through the normalisation and is zero where the clip binds.
 func crossEntropy(
-    outputs: UnsafePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int
+    outputs: UnsafePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int, N: Int
 ) -> BatchScore {
     var score = BatchScore(lossSum: 0, correct: 0)
     for r in 0 ..< B {
@@ -66,7 +67,7 @@ func crossEntropy(
             // dL/dp_y = -1/p_y inside the clip; then through p_j = o_j / S:
             // dL/do_k = (δ_ky g_y - g_y p_y) / S.
             let gy: Float = (p > probabilityEpsilon && p < 1 - probabilityEpsilon) ? -1 / p : 0
-            let scale = 1 / (Float(B) * sum)
+            let scale = 1 / (Float(N) * sum)
             let d = dout + r * C
             for c in 0 ..< C { d[c] = -gy * p * scale }
             d[y] += gy * scale
@@ -77,10 +78,10 @@ func crossEntropy(
 
 /// Mean squared error against one-hot targets: mean over classes, then batch.
 func meanSquaredError(
-    outputs: UnsafePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int
+    outputs: UnsafePointer<Float>, dout: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>, B: Int, C: Int, N: Int
 ) -> BatchScore {
     var score = BatchScore(lossSum: 0, correct: 0)
-    let scale = 2 / (Float(B) * Float(C))
+    let scale = 2 / (Float(N) * Float(C))
     for r in 0 ..< B {
         let o = outputs + r * C
         let y = Int(labels[r])

@@ -74,6 +74,10 @@ public final class Model {
 
     public var parameterCount: Int { parameters.count }
 
+    /// The threads the step runs on (`--threads`); one unless set. A pool of
+    /// more than one thread wants OpenBLAS single-threaded (`BLAS.threadCount = 1`).
+    public var workers = WorkerPool(count: 1)
+
     /// Limits that keep a hostile spec (or checkpoint) from asking for more memory
     /// than any MNIST-sized model needs: 256 MiB of parameters, and layers of at
     /// most 65,536 units (activation buffers grow with the batch times the width).
@@ -180,24 +184,42 @@ public final class Model {
 
     /// Runs the layers over the first `B` rows of `workspace.input`. Returns the
     /// output buffer; with a fused softmax it holds logits until the loss runs.
+    /// Each layer is one phase on the worker pool: wide dense layers split their
+    /// output columns between threads, everything else splits the rows.
     @discardableResult
     func forward(_ workspace: Workspace, B: Int, training: Bool, dropout generator: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
         var x = UnsafePointer(workspace.input.pointer)
         let w = UnsafePointer(parameters.pointer)
+        let T = workers.count
         for (i, layer) in plan.enumerated() {
-            let out = workspace.outputs[i].pointer
+            let out = workspace.outputs[i].pointer, inp = x
             let fusedHere = fusesSoftmax && i == plan.count - 1
             switch layer {
             case let .dense(inputs, outputs, activation, kernel, bias):
-                denseForward(out: out, inp: x, weight: w + kernel, bias: bias.map { w + $0 }, B: B, I: inputs, O: outputs,
-                             activation: fusedHere ? .linear : activation)
+                let activation = fusedHere ? .linear : activation
+                let byColumns = Model.splitsColumns(outputs: outputs, activation: activation, threads: T)
+                workers.run { t in
+                    if byColumns {
+                        denseForward(out: out, inp: inp, weight: w + kernel, bias: bias.map { w + $0 }, B: B, I: inputs, O: outputs,
+                                     columns: partition(outputs, parts: T, part: t), activation: activation)
+                    } else {
+                        let rows = partition(B, parts: T, part: t, alignment: 1)
+                        denseForward(out: out + rows.lowerBound * outputs, inp: inp + rows.lowerBound * inputs, weight: w + kernel,
+                                     bias: bias.map { w + $0 }, B: rows.count, I: inputs, O: outputs, columns: 0 ..< outputs, activation: activation)
+                    }
+                }
             case let .activation(activation, width):
-                activationForward(out: out, inp: x, B: B, C: width, activation: fusedHere ? .linear : activation)
+                workers.run { t in
+                    let rows = partition(B, parts: T, part: t, alignment: 1)
+                    activationForward(out: out + rows.lowerBound * width, inp: inp + rows.lowerBound * width, B: rows.count, C: width,
+                                      activation: fusedHere ? .linear : activation)
+                }
             case let .dropout(rate, width):
+                // One thread: the masks come from one generator in order, whatever the thread count.
                 if training, let mask = workspace.masks[i] {
-                    dropoutForward(out: out, mask: mask.pointer, inp: x, count: B * width, rate: rate, generator: &generator)
+                    dropoutForward(out: out, mask: mask.pointer, inp: inp, count: B * width, rate: rate, generator: &generator)
                 } else {
-                    out.update(from: x, count: B * width)
+                    out.update(from: inp, count: B * width)
                 }
             }
             x = UnsafePointer(out)
@@ -205,27 +227,57 @@ public final class Model {
         return workspace.outputs[plan.count - 1].pointer
     }
 
+    /// A dense layer splits its output columns between threads when each gets
+    /// at least 64 and the activation works element by element; otherwise the
+    /// threads split the batch rows.
+    static func splitsColumns(outputs: Int, activation: Activation, threads: Int) -> Bool {
+        activation != .softmax && outputs >= 64 * threads
+    }
+
     /// The loss over the forward's output; with `withGradient`, also its gradient
     /// into the last layer's output gradient. Turns fused logits into probabilities.
+    /// Threads score row ranges; their sums are added in thread order.
     func score(_ workspace: Workspace, B: Int, withGradient: Bool) -> BatchScore {
+        let C = classCount, T = workers.count
         let outputs = workspace.outputs[plan.count - 1].pointer
         let dout = withGradient ? workspace.gradients[plan.count - 1].pointer : nil
-        if fusesSoftmax {
-            return softmaxCrossEntropy(outputs: outputs, dout: dout, labels: workspace.labels, B: B, C: classCount)
-        }
-        switch spec.loss {
-        case .categoricalCrossentropy, .sparseCategoricalCrossentropy:
-            return crossEntropy(outputs: outputs, dout: dout, labels: workspace.labels, B: B, C: classCount)
-        case .meanSquaredError:
-            return meanSquaredError(outputs: outputs, dout: dout, labels: workspace.labels, B: B, C: classCount)
+        let labels = workspace.labels
+        return withUnsafeTemporaryAllocation(of: BatchScore.self, capacity: T) { scores in
+            workers.run { t in
+                let rows = partition(B, parts: T, part: t, alignment: 1)
+                let r0 = rows.lowerBound
+                let o = outputs + r0 * C, d = dout.map { $0 + r0 * C }, y = labels + r0
+                let score: BatchScore
+                if fusesSoftmax {
+                    score = softmaxCrossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                } else {
+                    switch spec.loss {
+                    case .categoricalCrossentropy, .sparseCategoricalCrossentropy:
+                        score = crossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                    case .meanSquaredError:
+                        score = meanSquaredError(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                    }
+                }
+                (scores.baseAddress! + t).initialize(to: score)
+            }
+            return scores.reduce(BatchScore(lossSum: 0, correct: 0)) {
+                BatchScore(lossSum: $0.lossSum + $1.lossSum, correct: $0.correct + $1.correct)
+            }
         }
     }
 
     /// Back-propagates from the last layer's output gradient into `gradients`.
     /// Stops at the first layer with parameters: the images need no gradient.
-    func backward(_ workspace: Workspace, B: Int) {
-        let w = UnsafePointer(parameters.pointer)
+    /// With an optimizer, each thread updates the parameters whose gradients it
+    /// has just computed, while they are still in its cache: nothing later in the
+    /// pass reads them (a dense layer's weight row i only feeds dinp column i).
+    func backward(_ workspace: Workspace, B: Int, update optimizer: Optimizer?) {
+        let w = parameters.pointer
         let dw = gradients.pointer
+        let T = workers.count
+        // Set when a dense layer has already passed its input gradient back
+        // through the previous dense layer's element-wise activation.
+        var activationDone = false
         for i in stride(from: plan.count - 1, through: firstTrainable, by: -1) {
             let dout = workspace.gradients[i].pointer
             let out = UnsafePointer(workspace.outputs[i].pointer)
@@ -234,18 +286,51 @@ public final class Model {
             let fusedHere = fusesSoftmax && i == plan.count - 1
             switch plan[i] {
             case let .dense(inputs, outputs, activation, kernel, bias):
-                denseBackward(dinp: dinp, dweight: dw + kernel, dbias: bias.map { dw + $0 }, dout: dout, inp: inp, weight: w + kernel,
-                              out: out, B: B, I: inputs, O: outputs, activation: activation, preActivation: fusedHere)
+                if !fusedHere, activation != .linear, !activationDone {
+                    workers.run { t in
+                        let rows = partition(B, parts: T, part: t, alignment: 1)
+                        let at = rows.lowerBound * outputs
+                        activationBackward(dinp: dout + at, dout: dout + at, out: out + at, B: rows.count, C: outputs, activation: activation)
+                    }
+                }
+                // The previous layer's element-wise activation, applied to each
+                // thread's columns of dinp as soon as it has them.
+                var previous: Activation?
+                if dinp != nil, case let .dense(_, _, activation, _, _) = plan[i - 1], activation != .softmax, activation != .linear {
+                    previous = activation
+                }
+                activationDone = previous != nil
+                workers.run { t in
+                    let mine = partition(inputs, parts: T, part: t), myOutputs = partition(outputs, parts: T, part: t)
+                    denseBackward(dinp: dinp, dweight: dw + kernel, dbias: bias.map { dw + $0 }, dout: dout, inp: inp, weight: w + kernel,
+                                  B: B, I: inputs, O: outputs, inputs: mine, outputs: myOutputs)
+                    if let previous, let dinp, !mine.isEmpty {
+                        for r in 0 ..< B {
+                            let at = r * inputs + mine.lowerBound
+                            activationBackward(dinp: dinp + at, dout: dinp + at, out: inp + at, B: 1, C: mine.count, activation: previous)
+                        }
+                    }
+                    guard let optimizer else { return }
+                    optimizer.apply(w, dw, kernel + mine.lowerBound * outputs ..< kernel + mine.upperBound * outputs)
+                    if let bias { optimizer.apply(w, dw, bias + myOutputs.lowerBound ..< bias + myOutputs.upperBound) }
+                }
             case let .activation(activation, width):
-                if let dinp {
-                    activationBackward(dinp: dinp, dout: dout, out: out, B: B, C: width, activation: fusedHere ? .linear : activation)
+                guard let dinp else { continue }
+                workers.run { t in
+                    let rows = partition(B, parts: T, part: t, alignment: 1)
+                    let at = rows.lowerBound * width
+                    activationBackward(dinp: dinp + at, dout: dout + at, out: out + at, B: rows.count, C: width,
+                                       activation: fusedHere ? .linear : activation)
                 }
             case let .dropout(_, width):
-                if let dinp {
-                    if let mask = workspace.masks[i] {
-                        dropoutBackward(dinp: dinp, dout: dout, mask: mask.pointer, count: B * width)
+                guard let dinp else { continue }
+                let mask = workspace.masks[i]?.pointer
+                workers.run { t in
+                    let range = partition(B * width, parts: T, part: t)
+                    if let mask {
+                        dropoutBackward(dinp: dinp + range.lowerBound, dout: dout + range.lowerBound, mask: mask + range.lowerBound, count: range.count)
                     } else {
-                        dinp.update(from: dout, count: B * width)
+                        (dinp + range.lowerBound).update(from: dout + range.lowerBound, count: range.count)
                     }
                 }
             }
@@ -257,8 +342,30 @@ public final class Model {
     public func lossAndGradients(_ workspace: Workspace, B: Int, dropout generator: inout RandomGenerator) -> BatchScore {
         forward(workspace, B: B, training: true, dropout: &generator)
         let score = score(workspace, B: B, withGradient: true)
-        backward(workspace, B: B)
+        backward(workspace, B: B, update: nil)
         return score
+    }
+
+    /// One training step on the first `B` rows: forward, loss, backward, and the
+    /// optimizer's update. A non-finite loss stops before anything is updated.
+    public func trainStep(_ workspace: Workspace, B: Int, optimizer: Optimizer, dropout generator: inout RandomGenerator) -> BatchScore {
+        forward(workspace, B: B, training: true, dropout: &generator)
+        let score = score(workspace, B: B, withGradient: true)
+        guard score.lossSum.isFinite else { return score }
+        optimizer.beginStep()
+        backward(workspace, B: B, update: optimizer)
+        return score
+    }
+
+    /// Copies the samples at `indices` into the first rows of the workspace, a
+    /// range of rows per thread.
+    public func gather(_ indices: UnsafeBufferPointer<Int32>, from dataset: Dataset, into workspace: Workspace) {
+        let T = workers.count, size = inputWidth
+        workers.run { t in
+            let rows = partition(indices.count, parts: T, part: t, alignment: 1)
+            dataset.gather(UnsafeBufferPointer(rebasing: indices[rows]), into: workspace.input.pointer + rows.lowerBound * size,
+                           labels: workspace.labels + rows.lowerBound)
+        }
     }
 
     /// Copies `B` rows of input and labels into the workspace (tests and tools).
@@ -282,9 +389,7 @@ public final class Model {
         var start = 0
         while start < order.count {
             let B = min(workspace.capacity, order.count - start)
-            order.withUnsafeBufferPointer { all in
-                dataset.gather(UnsafeBufferPointer(rebasing: all[start ..< start + B]), into: workspace.input.pointer, labels: workspace.labels)
-            }
+            order.withUnsafeBufferPointer { all in gather(UnsafeBufferPointer(rebasing: all[start ..< start + B]), from: dataset, into: workspace) }
             forward(workspace, B: B, training: false, dropout: &unused)
             let score = score(workspace, B: B, withGradient: false)
             lossSum += score.lossSum
@@ -299,21 +404,36 @@ public final class Model {
         return Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), samples: order.count)
     }
 
-    /// The sgemm calls one training step on `B` rows makes, in order (for the
-    /// benchmark's sgemm-bound replay).
-    public func sgemmCalls(batch B: Int) -> [GEMMCall] {
-        var calls = [GEMMCall]()
-        for case let .dense(inputs, outputs, _, _, _) in plan {
-            calls.append(GEMMCall(transposeA: false, transposeB: false, m: B, n: outputs, k: inputs, lda: inputs, ldb: outputs, ldc: outputs))
+    /// The sgemm calls one training step on `B` rows makes, split between `T`
+    /// threads as the step splits them: for each phase, each thread's calls (for
+    /// the benchmark's replay). With one thread, the whole products.
+    public func sgemmCalls(batch B: Int, threads T: Int) -> [[[GEMMCall]]] {
+        var phases = [[[GEMMCall]]]()
+        for (i, layer) in plan.enumerated() {
+            guard case let .dense(inputs, outputs, activation, _, _) = layer else { continue }
+            let byColumns = Model.splitsColumns(outputs: outputs, activation: fusesSoftmax && i == plan.count - 1 ? .linear : activation, threads: T)
+            phases.append((0 ..< T).map { t in
+                if byColumns {
+                    let columns = partition(outputs, parts: T, part: t)
+                    return columns.isEmpty ? [] : [GEMMCall(transposeA: false, transposeB: false, m: B, n: columns.count, k: inputs, lda: inputs, ldb: outputs, ldc: outputs)]
+                }
+                let rows = partition(B, parts: T, part: t, alignment: 1)
+                return rows.isEmpty ? [] : [GEMMCall(transposeA: false, transposeB: false, m: rows.count, n: outputs, k: inputs, lda: inputs, ldb: outputs, ldc: outputs)]
+            })
         }
         for i in stride(from: plan.count - 1, through: firstTrainable, by: -1) {
             guard case let .dense(inputs, outputs, _, _, _) = plan[i] else { continue }
-            calls.append(GEMMCall(transposeA: true, transposeB: false, m: inputs, n: outputs, k: B, lda: inputs, ldb: outputs, ldc: outputs))
-            if i > firstTrainable {
-                calls.append(GEMMCall(transposeA: false, transposeB: true, m: B, n: inputs, k: outputs, lda: outputs, ldb: outputs, ldc: inputs))
-            }
+            phases.append((0 ..< T).map { t in
+                let mine = partition(inputs, parts: T, part: t)
+                guard !mine.isEmpty else { return [] }
+                var calls = [GEMMCall(transposeA: true, transposeB: false, m: mine.count, n: outputs, k: B, lda: inputs, ldb: outputs, ldc: outputs)]
+                if i > firstTrainable {
+                    calls.append(GEMMCall(transposeA: false, transposeB: true, m: B, n: mine.count, k: outputs, lda: outputs, ldb: outputs, ldc: inputs))
+                }
+                return calls
+            })
         }
-        return calls
+        return phases
     }
 
     /// Fixed so that `mnist-train`'s final test figures and `mnist-eval`'s agree to the bit.

@@ -29,23 +29,26 @@ public final class Optimizer {
     }
 
     /// Applies one update to `n` parameters, with denormals flushed to zero.
-    /// (Splitting it over two threads measured slower: the second core is busy
-    /// with OpenBLAS' worker between sgemm calls.)
     public func update(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int) {
-        step += 1
-        withDenormalsFlushedToZero { apply(w, g, n) }
+        beginStep()
+        withDenormalsFlushedToZero { apply(w, g, 0 ..< n) }
     }
 
-    private func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ n: Int) {
+    /// Counts one update; the training step then applies it range by range.
+    func beginStep() { step += 1 }
+
+    /// The current step's update of the parameters in `range`. Each element's
+    /// update reads only its own slots, so threads may apply disjoint ranges at once.
+    func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ range: Range<Int>) {
         switch spec {
         case let .sgd(learningRate, momentum, nesterov):
             // SGD (keras.optimizers.SGD): v = μv - ηg; w += v, or w += μv - ηg with Nesterov.
             let lr = Float(learningRate), mu = Float(momentum)
             if momentum == 0 {
-                for k in 0 ..< n { w[k] -= lr * g[k] }
+                for k in range { w[k] -= lr * g[k] }
             } else {
                 let v = slot("momentum")
-                for k in 0 ..< n {
+                for k in range {
                     v[k] = mu * v[k] - lr * g[k]
                     w[k] += nesterov ? mu * v[k] - lr * g[k] : v[k]
                 }
@@ -59,27 +62,27 @@ public final class Optimizer {
             // One branch-free loop per variant, so each vectorises.
             switch (centered, momentum > 0) {
             case (false, false):
-                for k in 0 ..< n {
+                for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
                     w[k] -= lr * g[k] / (r[k] + eps).squareRoot()
                 }
             case (false, true):
                 let m = slot("momentum")
-                for k in 0 ..< n {
+                for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
                     m[k] = mu * m[k] + lr * g[k] / (r[k] + eps).squareRoot()
                     w[k] -= m[k]
                 }
             case (true, false):
                 let a = slot("average_gradient")
-                for k in 0 ..< n {
+                for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
                     a[k] = rho * a[k] + (1 - rho) * g[k]
                     w[k] -= lr * g[k] / (r[k] - a[k] * a[k] + eps).squareRoot()
                 }
             case (true, true):
                 let a = slot("average_gradient"), m = slot("momentum")
-                for k in 0 ..< n {
+                for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
                     a[k] = rho * a[k] + (1 - rho) * g[k]
                     m[k] = mu * m[k] + lr * g[k] / (r[k] - a[k] * a[k] + eps).squareRoot()
@@ -90,7 +93,7 @@ public final class Optimizer {
             // Adagrad (keras.optimizers.Adagrad; Duchi et al. 2011): s += g²; w -= ηg / sqrt(s + ε).
             let lr = Float(learningRate), eps = Float(epsilon)
             let s = slot("accumulator")
-            for k in 0 ..< n {
+            for k in range {
                 s[k] += g[k] * g[k]
                 w[k] -= lr * g[k] / (s[k] + eps).squareRoot()
             }
@@ -101,7 +104,7 @@ public final class Optimizer {
             let alpha = Float(learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t)))
             let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon)
             let m = slot("m"), v = slot("v")
-            for k in 0 ..< n {
+            for k in range {
                 m[k] += (g[k] - m[k]) * (1 - b1)
                 v[k] += (g[k] * g[k] - v[k]) * (1 - b2)
                 w[k] -= alpha * m[k] / (v[k].squareRoot() + eps)

@@ -34,8 +34,8 @@ public struct GEMMCall: Equatable, Sendable {
 
 /// OpenBLAS' process-wide settings.
 public enum BLAS {
-    /// Threads OpenBLAS uses for each call. sgemm's results depend on it, so
-    /// determinism holds for a fixed count.
+    /// Threads OpenBLAS uses for each call. The training step keeps it at one
+    /// and splits its products over its own `WorkerPool` instead.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }

@@ -158,12 +158,9 @@ public final class Trainer {
         for batch in 0 ..< batchCount {
             let first = batch * spec.batchSize
             let B = min(spec.batchSize, order.count - first)
-            order.withUnsafeBufferPointer { all in
-                train.gather(UnsafeBufferPointer(rebasing: all[first ..< first + B]), into: workspace.input.pointer, labels: workspace.labels)
-            }
-            let score = model.lossAndGradients(workspace, B: B, dropout: &state.dropoutGenerator)
+            order.withUnsafeBufferPointer { all in model.gather(UnsafeBufferPointer(rebasing: all[first ..< first + B]), from: train, into: workspace) }
+            let score = model.trainStep(workspace, B: B, optimizer: optimizer, dropout: &state.dropoutGenerator)
             guard score.lossSum.isFinite else { throw .diverged(epoch: epoch, batch: batch + 1, loss: score.lossSum / Double(B)) }
-            optimizer.update(parameters: model.parameters.pointer, gradients: model.gradients.pointer, count: model.parameterCount)
             state.step += 1
             lossSum += score.lossSum
             correct += score.correct

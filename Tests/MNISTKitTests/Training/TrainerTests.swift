@@ -35,16 +35,20 @@ final class TrainerTests: XCTestCase {
 
     func testSameSeedGivesSameWeightsAndAnotherSeedDoesNot() throws {
         let data = syntheticDataset(count: 150, seed: 3)
-        func train(seed: UInt64) throws -> [Float] {
+        func train(seed: UInt64, threads: Int = 1) throws -> [Float] {
             var spec = syntheticSpec(epochs: 2)
             spec.seed = seed
             let trainer = try Trainer(spec: spec, train: data)
+            trainer.model.workers = WorkerPool(count: threads)
             while trainer.state.epochsCompleted < spec.epochs { _ = try trainer.runEpoch() }
             return trainer.model.parameters.array
         }
         let first = try train(seed: 5)
         XCTAssertEqual(first, try train(seed: 5))
         XCTAssertNotEqual(first, try train(seed: 6))
+        let twoThreads = try train(seed: 5, threads: 2)
+        XCTAssertEqual(twoThreads, try train(seed: 5, threads: 2))
+        assertClose(twoThreads, first, tolerance: 1e-4, "two threads against one")
     }
 
     func testNonFiniteLossStopsWithTheEpochAndBatch() throws {
