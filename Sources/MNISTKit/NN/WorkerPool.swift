@@ -14,18 +14,14 @@ public final class WorkerPool: @unchecked Sendable {
     public let count: Int
     private let shared: Shared
 
-    /// A helper that finds no work for this long (busy-polling) blocks on a
-    /// semaphore instead, so an idle pool costs no CPU.
-    private static let spinNanoseconds: UInt64 = 200_000
-
     public init(count: Int) {
         precondition(count >= 1, "a pool needs at least one thread")
         self.count = count
-        shared = Shared(helperCount: count - 1)
+        shared = Shared(helperCount: count - 1, oversubscribed: count > ProcessInfo.processInfo.activeProcessorCount)
         for (offset, helper) in shared.helpers.enumerated() {
             let shared = shared
             let thread = Thread { shared.serve(offset + 1, helper) }
-            thread.stackSize = 1 << 20
+            thread.stackSize = 8 << 20 // glibc's default for the main thread; OpenBLAS runs on it too
             thread.start()
         }
     }
@@ -51,8 +47,17 @@ public final class WorkerPool: @unchecked Sendable {
         var body: ((Int) -> Void)?
         let generation = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
+        /// A helper that finds no work for this long (busy-polling) blocks on a
+        /// semaphore instead, so an idle pool costs no CPU. With more threads
+        /// than cores, polling would take the cores the others need: nobody polls.
+        let spinNanoseconds: UInt64
+        let oversubscribed: Bool
 
-        init(helperCount: Int) { helpers = (0 ..< helperCount).map { _ in Helper() } }
+        init(helperCount: Int, oversubscribed: Bool) {
+            helpers = (0 ..< helperCount).map { _ in Helper() }
+            self.oversubscribed = oversubscribed
+            spinNanoseconds = oversubscribed ? 0 : 200_000
+        }
 
         func run(_ body: @escaping (Int) -> Void) {
             self.body = body
@@ -62,7 +67,9 @@ public final class WorkerPool: @unchecked Sendable {
                 helper.semaphore.signal()
             }
             withDenormalsFlushedToZero { body(0) }
-            while finished.load(ordering: .acquiring) < helpers.count {}
+            while finished.load(ordering: .acquiring) < helpers.count {
+                if oversubscribed { sched_yield() }
+            }
             self.body = nil
         }
 
@@ -72,7 +79,7 @@ public final class WorkerPool: @unchecked Sendable {
                 var current = generation.load(ordering: .acquiring)
                 let start = DispatchTime.now().uptimeNanoseconds
                 while current == seen {
-                    if DispatchTime.now().uptimeNanoseconds - start > WorkerPool.spinNanoseconds {
+                    if DispatchTime.now().uptimeNanoseconds - start >= spinNanoseconds {
                         // Announce the sleep, then look once more: `run` either sees
                         // `parked` and signals, or this load sees the new generation.
                         helper.parked.store(true, ordering: .sequentiallyConsistent)
