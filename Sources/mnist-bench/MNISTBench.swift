@@ -53,12 +53,14 @@ struct MNISTBench: ParsableCommand {
         }
         let stepCalls = epochCalls(threads: workers.count)
         let wholeCalls = epochCalls(threads: 1).flatMap { $0[0] }
+        let stepOperands = (0 ..< workers.count).map { _ in Operands(for: stepCalls.flatMap { $0.flatMap { $0 } }) }
+        let wholeOperands = Operands(for: wholeCalls)
         var epochSeconds = [Double](), sgemmSeconds = [Double](), wholeSeconds = [Double]()
         while trainer.state.epochsCompleted < epochs {
             let report = try trainer.runEpoch()
             epochSeconds.append(report.seconds)
-            sgemmSeconds.append(replay(stepCalls, on: workers))
-            wholeSeconds.append(replay(wholeCalls, openBLASThreads: workers.count))
+            sgemmSeconds.append(replay(stepCalls, on: workers, operands: stepOperands))
+            wholeSeconds.append(replay(wholeCalls, openBLASThreads: workers.count, operands: wholeOperands))
             printOut("epoch \(report.epoch): \(seconds(report.seconds)), its sgemm calls alone \(seconds(sgemmSeconds.last!))"
                 + " (as whole OpenBLAS-threaded calls \(seconds(wholeSeconds.last!))), loss \(fourDecimals(report.loss))")
         }
@@ -67,6 +69,7 @@ struct MNISTBench: ParsableCommand {
         let flops = wholeCalls.reduce(0) { $0 + $1.flops }
         let accuracy = trainer.model.evaluate(test).accuracy
         try Checkpoint(trainer: trainer).save(to: output)
+        let steps = interleavedSteps(trainer, train: train, workers: workers, count: 400)
 
         let usage = rusage.current()
         let evalSeconds = try timeProcess("mnist-eval", [output, "--data", directory])
@@ -77,6 +80,7 @@ struct MNISTBench: ParsableCommand {
             ("gemm_gflops", .number(rounded(flops / sgemmMedian / 1e9, 1))),
             ("sgemm_bound_seconds", .number(rounded(sgemmMedian))),
             ("epoch_over_sgemm_bound", .number(rounded(epochMedian / sgemmMedian, 2))),
+            ("step_over_sgemm_bound", steps.map { .number(rounded($0.step / $0.sgemm, 2)) } ?? .null),
             ("openblas_threaded_sgemm_seconds", .number(rounded(wholeMedian))),
             ("epoch_over_openblas_threaded_sgemm", .number(rounded(epochMedian / wholeMedian, 2))),
             ("peak_rss_mb", .number(rounded(Double(usage.ru_maxrss) / 1024, 1))),
@@ -88,10 +92,34 @@ struct MNISTBench: ParsableCommand {
         printOut(result.serialized)
     }
 
+    /// Alternates one training step on a full batch (gather included) with a
+    /// replay of that step's exact sgemm calls, `count` times; returns the median
+    /// seconds of each, steadier than whole epochs while the machine's speed
+    /// drifts. Trains the model on, after it has been evaluated and saved.
+    func interleavedSteps(_ trainer: Trainer, train: Dataset, workers: WorkerPool, count: Int) -> (step: Double, sgemm: Double)? {
+        let model = trainer.model, B = trainer.spec.batchSize, indices = trainer.trainingIndices
+        guard indices.count >= B else { return nil }
+        let calls = model.sgemmCalls(batch: B, threads: workers.count)
+        let operands = (0 ..< workers.count).map { _ in Operands(for: calls.flatMap { $0.flatMap { $0 } }) }
+        let workspace = model.makeWorkspace(capacity: B, training: true)
+        var dropout = RandomGenerator(seed: 0)
+        var stepSeconds = [Double](), sgemmSeconds = [Double]()
+        withDenormalsFlushedToZero {
+            for k in 0 ..< count {
+                let first = k * B % (indices.count - B + 1)
+                let start = DispatchTime.now().uptimeNanoseconds
+                indices.withUnsafeBufferPointer { model.gather(UnsafeBufferPointer(rebasing: $0[first ..< first + B]), from: train, into: workspace) }
+                _ = model.trainStep(workspace, B: B, optimizer: trainer.optimizer, dropout: &dropout)
+                stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                sgemmSeconds.append(replay(calls, on: workers, operands: operands))
+            }
+        }
+        return (median(stepSeconds), median(sgemmSeconds))
+    }
+
     /// Runs each phase's calls on the pool, thread t making its share, with
     /// OpenBLAS single-threaded as in the step; returns seconds.
-    func replay(_ phases: [[[GEMMCall]]], on workers: WorkerPool) -> Double {
-        let operands = (0 ..< workers.count).map { _ in Operands(for: phases.flatMap { $0.flatMap { $0 } }) }
+    func replay(_ phases: [[[GEMMCall]]], on workers: WorkerPool, operands: [Operands]) -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         for phase in phases {
             workers.run { t in
@@ -102,8 +130,7 @@ struct MNISTBench: ParsableCommand {
     }
 
     /// Runs whole calls one after another, OpenBLAS threading each; returns seconds.
-    func replay(_ calls: [GEMMCall], openBLASThreads: Int) -> Double {
-        let operands = Operands(for: calls)
+    func replay(_ calls: [GEMMCall], openBLASThreads: Int, operands: Operands) -> Double {
         BLAS.threadCount = openBLASThreads
         defer { BLAS.threadCount = 1 }
         let start = DispatchTime.now().uptimeNanoseconds
