@@ -36,6 +36,21 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(batchLabels, [9, 2])
     }
 
+    /// Rows of 21 pixels: one 16-wide vector step and a scalar tail of 5, every byte value.
+    func testGatherConvertsEveryByteInVectorAndTail() {
+        let size = 21, count = 13
+        let pixels = (0 ..< count * size).map { UInt8(($0 * 37 + 11) % 256) }
+        let dataset = Dataset(images: pixels, labels: (0 ..< count).map { UInt8($0 % 10) }, imageShape: [3, 7, 1], classCount: 10)
+        let order: [Int32] = [12, 0, 5, 7, 1, 11, 2, 3, 4, 6, 8, 9, 10]
+        var batch = [Float](repeating: -1, count: count * size)
+        var batchLabels = [Int32](repeating: -1, count: count)
+        order.withUnsafeBufferPointer { dataset.gather($0, into: &batch, labels: &batchLabels) }
+        let expected = order.flatMap { index in (0 ..< size).map { Float(pixels[Int(index) * size + $0]) / 255 } }
+        assertClose(batch, expected, tolerance: 1e-7)
+        XCTAssertEqual(Set(pixels).count, 256)
+        XCTAssertEqual(batchLabels, order.map { $0 % 10 })
+    }
+
     func testRejectsMismatchedPairs() throws {
         let imagesPath = try write(images(3), "images")
         let cases: [([UInt8], String)] = [
