@@ -46,11 +46,6 @@ func denseBackward(
         }
     }
     if let dbias, !outputs.isEmpty {
-        let o0 = outputs.lowerBound, n = outputs.count
-        (dbias + o0).update(repeating: 0, count: n)
-        for r in 0 ..< B {
-            let row = dout + r * O + o0
-            for o in 0 ..< n { dbias[o0 + o] += row[o] }
-        }
+        columnSums(dbias + outputs.lowerBound, rows: dout + outputs.lowerBound, B: B, stride: O, n: outputs.count)
     }
 }

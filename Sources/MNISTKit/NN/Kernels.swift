@@ -46,3 +46,23 @@ func reluBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
         k += 1
     }
 }
+
+/// sums[j] = Σ_r rows[r * stride + j] for j < n, the rows added in order (as a
+/// scalar loop would, so the bits match it). Sixteen columns at a time: with
+/// `sums` and `rows` possibly aliased, the scalar loop does not vectorise.
+@inline(__always)
+func columnSums(_ sums: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>, B: Int, stride: Int, n: Int) {
+    var j = 0
+    while j + FloatVector.scalarCount <= n {
+        var sum = FloatVector(repeating: 0)
+        for r in 0 ..< B { sum += loadVector(rows + r * stride + j) }
+        storeVector(sum, sums + j)
+        j += FloatVector.scalarCount
+    }
+    while j < n {
+        var sum: Float = 0
+        for r in 0 ..< B { sum += rows[r * stride + j] }
+        sums[j] = sum
+        j += 1
+    }
+}

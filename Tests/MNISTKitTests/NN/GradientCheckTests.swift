@@ -63,6 +63,12 @@ final class GradientCheckTests: XCTestCase {
         try check([.flatten, dense(7, .relu), dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [2, 3], seed: 4)
     }
 
+    /// 20 and 18 units: the 16-wide vector kernels (bias and relu, their
+    /// backward, bias gradients) and their scalar tails both run.
+    func testLayersWiderThanOneVector() throws {
+        try check([dense(20, .relu), dense(18, .tanh), dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 5)
+    }
+
     func testStandaloneActivationsAndSoftmaxLayer() throws {
         try check([dense(5, .linear), .activation(.tanh), dense(4, .linear), .activation(.sigmoid), dense(3, .linear), .activation(.softmax)],
                   loss: .categoricalCrossentropy)
