@@ -198,19 +198,19 @@ public final class Model {
             case let .dense(inputs, outputs, activation, kernel, bias):
                 let activation = fusedHere ? .linear : activation
                 let byColumns = Model.splitsColumns(outputs: outputs, activation: activation, threads: T)
-                workers.run { t in
-                    if byColumns {
+                if byColumns {
+                    workers.run { t in
                         denseForward(out: out, inp: inp, weight: w + kernel, bias: bias.map { w + $0 }, B: B, I: inputs, O: outputs,
                                      columns: partition(outputs, parts: T, part: t), activation: activation)
-                    } else {
-                        let rows = partition(B, parts: T, part: t, alignment: 1)
+                    }
+                } else {
+                    workers.run(rows: B) { _, rows in
                         denseForward(out: out + rows.lowerBound * outputs, inp: inp + rows.lowerBound * inputs, weight: w + kernel,
                                      bias: bias.map { w + $0 }, B: rows.count, I: inputs, O: outputs, columns: 0 ..< outputs, activation: activation)
                     }
                 }
             case let .activation(activation, width):
-                workers.run { t in
-                    let rows = partition(B, parts: T, part: t, alignment: 1)
+                workers.run(rows: B) { _, rows in
                     activationForward(out: out + rows.lowerBound * width, inp: inp + rows.lowerBound * width, B: rows.count, C: width,
                                       activation: fusedHere ? .linear : activation)
                 }
@@ -243,8 +243,7 @@ public final class Model {
         let dout = withGradient ? workspace.gradients[plan.count - 1].pointer : nil
         let labels = workspace.labels
         return withUnsafeTemporaryAllocation(of: BatchScore.self, capacity: T) { scores in
-            workers.run { t in
-                let rows = partition(B, parts: T, part: t, alignment: 1)
+            workers.run(rows: B) { t, rows in
                 let r0 = rows.lowerBound
                 let o = outputs + r0 * C, d = dout.map { $0 + r0 * C }, y = labels + r0
                 let score: BatchScore
@@ -287,8 +286,7 @@ public final class Model {
             switch plan[i] {
             case let .dense(inputs, outputs, activation, kernel, bias):
                 if !fusedHere, activation != .linear, !activationDone {
-                    workers.run { t in
-                        let rows = partition(B, parts: T, part: t, alignment: 1)
+                    workers.run(rows: B) { _, rows in
                         let at = rows.lowerBound * outputs
                         activationBackward(dinp: dout + at, dout: dout + at, out: out + at, B: rows.count, C: outputs, activation: activation)
                     }
@@ -316,8 +314,7 @@ public final class Model {
                 }
             case let .activation(activation, width):
                 guard let dinp else { continue }
-                workers.run { t in
-                    let rows = partition(B, parts: T, part: t, alignment: 1)
+                workers.run(rows: B) { _, rows in
                     let at = rows.lowerBound * width
                     activationBackward(dinp: dinp + at, dout: dout + at, out: out + at, B: rows.count, C: width,
                                        activation: fusedHere ? .linear : activation)
@@ -360,9 +357,8 @@ public final class Model {
     /// Copies the samples at `indices` into the first rows of the workspace, a
     /// range of rows per thread.
     public func gather(_ indices: UnsafeBufferPointer<Int32>, from dataset: Dataset, into workspace: Workspace) {
-        let T = workers.count, size = inputWidth
-        workers.run { t in
-            let rows = partition(indices.count, parts: T, part: t, alignment: 1)
+        let size = inputWidth
+        workers.run(rows: indices.count) { _, rows in
             dataset.gather(UnsafeBufferPointer(rebasing: indices[rows]), into: workspace.input.pointer + rows.lowerBound * size,
                            labels: workspace.labels + rows.lowerBound)
         }

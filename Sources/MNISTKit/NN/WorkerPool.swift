@@ -39,6 +39,11 @@ public final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in shared.run(body) }
     }
 
+    /// Runs `body(t, rows)` with each thread's contiguous share of `n` rows.
+    public func run(rows n: Int, _ body: (_ t: Int, _ rows: Range<Int>) -> Void) {
+        run { t in body(t, partition(n, parts: count, part: t, alignment: 1)) }
+    }
+
     /// What the helper threads share with the pool; they hold it, not the pool,
     /// so the pool's deinit can stop them.
     private final class Shared: @unchecked Sendable {
@@ -47,16 +52,16 @@ public final class WorkerPool: @unchecked Sendable {
         var body: ((Int) -> Void)?
         let generation = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
-        /// A helper that finds no work for this long (busy-polling) blocks on a
-        /// semaphore instead, so an idle pool costs no CPU. With more threads
-        /// than cores, polling would take the cores the others need: nobody polls.
-        let spinNanoseconds: UInt64
+        /// More threads than cores: polling would take the cores the others
+        /// need, so nobody polls (helpers block at once, the caller yields).
         let oversubscribed: Bool
+        /// A helper that finds no work for this long (busy-polling) blocks on a
+        /// semaphore instead, so an idle pool costs no CPU.
+        var spinNanoseconds: UInt64 { oversubscribed ? 0 : 200_000 }
 
         init(helperCount: Int, oversubscribed: Bool) {
             helpers = (0 ..< helperCount).map { _ in Helper() }
             self.oversubscribed = oversubscribed
-            spinNanoseconds = oversubscribed ? 0 : 200_000
         }
 
         func run(_ body: @escaping (Int) -> Void) {
