@@ -70,6 +70,10 @@ struct MNISTBench: ParsableCommand {
         let accuracy = trainer.model.evaluate(test).accuracy
         try Checkpoint(trainer: trainer).save(to: output)
         let steps = interleavedSteps(trainer, train: train, workers: workers, count: 400)
+        if let steps {
+            printOut(String(format: "one step (medians of 400): %.2f ms, of which the optimizer update %.2f ms and gathering the batch %.2f ms; its sgemm calls alone, between steps, %.2f ms",
+                            steps.step * 1e3, (steps.step - steps.withoutUpdate) * 1e3, steps.gather * 1e3, steps.sgemm * 1e3))
+        }
 
         let usage = rusage.current()
         let evalSeconds = try timeProcess("mnist-eval", [output, "--data", directory])
@@ -81,6 +85,7 @@ struct MNISTBench: ParsableCommand {
             ("sgemm_bound_seconds", .number(rounded(sgemmMedian))),
             ("epoch_over_sgemm_bound", .number(rounded(epochMedian / sgemmMedian, 2))),
             ("step_over_sgemm_bound", steps.map { .number(rounded($0.step / $0.sgemm, 2)) } ?? .null),
+            ("step_breakdown_ms", steps?.breakdown ?? .null),
             ("openblas_threaded_sgemm_seconds", .number(rounded(wholeMedian))),
             ("epoch_over_openblas_threaded_sgemm", .number(rounded(epochMedian / wholeMedian, 2))),
             ("peak_rss_mb", .number(rounded(Double(usage.ru_maxrss) / 1024, 1))),
@@ -92,29 +97,57 @@ struct MNISTBench: ParsableCommand {
         printOut(result.serialized)
     }
 
-    /// Alternates one training step on a full batch (gather included) with a
-    /// replay of that step's exact sgemm calls, `count` times; returns the median
-    /// seconds of each, steadier than whole epochs while the machine's speed
-    /// drifts. Trains the model on, after it has been evaluated and saved.
-    func interleavedSteps(_ trainer: Trainer, train: Dataset, workers: WorkerPool, count: Int) -> (step: Double, sgemm: Double)? {
-        let model = trainer.model, B = trainer.spec.batchSize, indices = trainer.trainingIndices
+    /// Medians over interleaved full-batch steps (seconds): the whole step
+    /// (gather included), the same step without the optimizer's update, the
+    /// gather alone, and a replay of the step's exact sgemm calls.
+    struct StepTimes {
+        var step: Double, withoutUpdate: Double, gather: Double, sgemm: Double
+
+        /// The step and two of its parts, in milliseconds. Not "the rest": the
+        /// replay's operands are colder than the step's, so a difference of the
+        /// two would understate it.
+        var breakdown: JSONValue {
+            func ms(_ seconds: Double) -> JSONValue { .number((seconds * 1e5).rounded() / 100) }
+            return .object([("step", ms(step)), ("optimizer_update", ms(step - withoutUpdate)), ("gather", ms(gather))])
+        }
+    }
+
+    /// Rotates, `count` times, a training step on a full batch, the same step's
+    /// forward and backward without the update, and a replay of the step's exact
+    /// sgemm calls; medians are steadier than whole epochs while the machine's
+    /// speed drifts, and each replay starts from caches a step has just used.
+    /// Trains the model on, after it has been evaluated and saved.
+    func interleavedSteps(_ trainer: Trainer, train: Dataset, workers: WorkerPool, count: Int) -> StepTimes? {
+        let model = trainer.model, B = trainer.spec.batchSize
+        var indices = trainer.trainingIndices
         guard indices.count >= B else { return nil }
+        var generator = RandomGenerator(seed: 0)
+        generator.shuffle(&indices) // random rows, as an epoch gathers them
         let calls = model.sgemmCalls(batch: B, threads: workers.count)
         let operands = (0 ..< workers.count).map { _ in Operands(for: calls.flatMap { $0.flatMap { $0 } }) }
         let workspace = model.makeWorkspace(capacity: B, training: true)
-        var dropout = RandomGenerator(seed: 0)
-        var stepSeconds = [Double](), sgemmSeconds = [Double]()
+        var step = [Double](), withoutUpdate = [Double](), gather = [Double](), sgemm = [Double]()
+        func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         withDenormalsFlushedToZero {
             for k in 0 ..< count {
                 let first = k * B % (indices.count - B + 1)
-                let start = DispatchTime.now().uptimeNanoseconds
-                indices.withUnsafeBufferPointer { model.gather(UnsafeBufferPointer(rebasing: $0[first ..< first + B]), from: train, into: workspace) }
-                _ = model.trainStep(workspace, B: B, optimizer: trainer.optimizer, dropout: &dropout)
-                stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                sgemmSeconds.append(replay(calls, on: workers, operands: operands))
+                for updating in [true, false] {
+                    let start = now()
+                    indices.withUnsafeBufferPointer { model.gather(UnsafeBufferPointer(rebasing: $0[first ..< first + B]), from: train, into: workspace) }
+                    let gathered = now()
+                    if updating {
+                        _ = model.trainStep(workspace, B: B, optimizer: trainer.optimizer, dropout: &generator)
+                        step.append(Double(now() - start) / 1e9)
+                        gather.append(Double(gathered - start) / 1e9)
+                    } else {
+                        _ = model.lossAndGradients(workspace, B: B, dropout: &generator)
+                        withoutUpdate.append(Double(now() - start) / 1e9)
+                    }
+                }
+                sgemm.append(replay(calls, on: workers, operands: operands))
             }
         }
-        return (median(stepSeconds), median(sgemmSeconds))
+        return StepTimes(step: median(step), withoutUpdate: median(withoutUpdate), gather: median(gather), sgemm: median(sgemm))
     }
 
     /// Runs each phase's calls on the pool, thread t making its share, with
