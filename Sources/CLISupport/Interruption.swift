@@ -11,7 +11,7 @@ public enum Interruption {
     /// Checkpoints are renamed into place whole, so neither leaves a torn one.
     public static func install() {
         let handler: @convention(c) (Int32) -> Void = { signal in
-            if pendingSignal.load(ordering: .relaxed) != 0 { _exit(signal == SIGTERM ? ExitStatus.terminated : ExitStatus.interrupted) }
+            if pendingSignal.load(ordering: .relaxed) != 0 { _exit(Interruption.exitStatus(signal)) }
             pendingSignal.store(signal, ordering: .relaxed)
         }
         Glibc.signal(SIGINT, handler)

@@ -197,8 +197,7 @@ public final class Model {
             switch layer {
             case let .dense(inputs, outputs, activation, kernel, bias):
                 let activation = fusedHere ? .linear : activation
-                let byColumns = Model.splitsColumns(outputs: outputs, activation: activation, threads: T)
-                if byColumns {
+                if splitsColumns(layer: i, threads: T) {
                     workers.run { t in
                         denseForward(out: out, inp: inp, weight: w + kernel, bias: bias.map { w + $0 }, B: B, I: inputs, O: outputs,
                                      columns: partition(outputs, parts: T, part: t), activation: activation)
@@ -227,11 +226,13 @@ public final class Model {
         return workspace.outputs[plan.count - 1].pointer
     }
 
-    /// A dense layer splits its output columns between threads when each gets
-    /// at least 64 and the activation works element by element; otherwise the
-    /// threads split the batch rows.
-    static func splitsColumns(outputs: Int, activation: Activation, threads: Int) -> Bool {
-        activation != .softmax && outputs >= 64 * threads
+    /// Dense layer `i` splits its output columns between threads when each gets
+    /// at least 64 and what it applies works element by element (a softmax the
+    /// loss fuses is the loss's); otherwise the threads split the batch rows.
+    func splitsColumns(layer i: Int, threads: Int) -> Bool {
+        guard case let .dense(_, outputs, activation, _, _) = plan[i] else { return false }
+        let elementWise = activation != .softmax || (fusesSoftmax && i == plan.count - 1)
+        return elementWise && outputs >= 64 * threads
     }
 
     /// The loss over the forward's output; with `withGradient`, also its gradient
@@ -406,8 +407,8 @@ public final class Model {
     public func sgemmCalls(batch B: Int, threads T: Int) -> [[[GEMMCall]]] {
         var phases = [[[GEMMCall]]]()
         for (i, layer) in plan.enumerated() {
-            guard case let .dense(inputs, outputs, activation, _, _) = layer else { continue }
-            let byColumns = Model.splitsColumns(outputs: outputs, activation: fusesSoftmax && i == plan.count - 1 ? .linear : activation, threads: T)
+            guard case let .dense(inputs, outputs, _, _, _) = layer else { continue }
+            let byColumns = splitsColumns(layer: i, threads: T)
             phases.append((0 ..< T).map { t in
                 if byColumns {
                     let columns = partition(outputs, parts: T, part: t)
