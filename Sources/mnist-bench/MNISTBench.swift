@@ -38,8 +38,7 @@ struct MNISTBench: ParsableCommand {
         spec.epochs = epochs
         let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
-        let trainer = try Trainer(spec: spec, train: train)
-        trainer.model.workers = workers
+        let trainer = try Trainer(spec: spec, train: train, workers: workers)
 
         // The sgemm bound: the exact calls of one epoch's steps, each thread's
         // share on the pool, back to back with nothing else. Beside it, the same
@@ -47,12 +46,12 @@ struct MNISTBench: ParsableCommand {
         // every epoch, so they see the same load as the epoch on this noisy machine.
         let batches = trainer.batchesPerEpoch
         let lastBatch = trainer.trainingIndices.count - (batches - 1) * spec.batchSize
-        func epochCalls(threads: Int) -> [[[GEMMCall]]] {
-            Array(Array(repeating: trainer.model.sgemmCalls(batch: spec.batchSize, threads: threads), count: batches - 1).joined()
-                + trainer.model.sgemmCalls(batch: lastBatch, threads: threads))
+        func epochCalls(on pool: WorkerPool) -> [[[GEMMCall]]] {
+            Array(Array(repeating: trainer.model.sgemmCalls(batch: spec.batchSize, workers: pool), count: batches - 1).joined()
+                + trainer.model.sgemmCalls(batch: lastBatch, workers: pool))
         }
-        let stepCalls = epochCalls(threads: workers.count)
-        let wholeCalls = epochCalls(threads: 1).flatMap { $0[0] }
+        let stepCalls = epochCalls(on: workers)
+        let wholeCalls = epochCalls(on: .serial).flatMap { $0[0] }
         let stepOperands = (0 ..< workers.count).map { _ in Operands(for: stepCalls.flatMap { $0.flatMap { $0 } }) }
         let wholeOperands = Operands(for: wholeCalls)
         var epochSeconds = [Double](), sgemmSeconds = [Double](), wholeSeconds = [Double]()
@@ -67,7 +66,7 @@ struct MNISTBench: ParsableCommand {
         let epochMedian = median(epochSeconds.dropFirst()), sgemmMedian = median(sgemmSeconds.dropFirst())
         let wholeMedian = median(wholeSeconds.dropFirst())
         let flops = wholeCalls.reduce(0) { $0 + $1.flops }
-        let accuracy = trainer.model.evaluate(test).accuracy
+        let accuracy = trainer.model.evaluate(test, workers: workers).accuracy
         try Checkpoint(trainer: trainer).save(to: output)
         let steps = interleavedSteps(trainer, train: train, workers: workers, count: 400)
         if let steps {
@@ -123,9 +122,9 @@ struct MNISTBench: ParsableCommand {
         guard indices.count >= B else { return nil }
         var generator = RandomGenerator(seed: 0)
         generator.shuffle(&indices) // random rows, as an epoch gathers them
-        let calls = model.sgemmCalls(batch: B, threads: workers.count)
+        let calls = model.sgemmCalls(batch: B, workers: workers)
         let operands = (0 ..< workers.count).map { _ in Operands(for: calls.flatMap { $0.flatMap { $0 } }) }
-        let workspace = model.makeWorkspace(capacity: B, training: true)
+        let workspace = model.makeWorkspace(capacity: B, training: true, threads: workers.count)
         var step = [Double](), withoutUpdate = [Double](), gather = [Double](), sgemm = [Double]()
         func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         withDenormalsFlushedToZero {
@@ -133,14 +132,14 @@ struct MNISTBench: ParsableCommand {
                 let first = k * B % (indices.count - B + 1)
                 for updating in [true, false] {
                     let start = now()
-                    indices.withUnsafeBufferPointer { model.gather(UnsafeBufferPointer(rebasing: $0[first ..< first + B]), from: train, into: workspace) }
+                    indices.withUnsafeBufferPointer { model.gather(UnsafeBufferPointer(rebasing: $0[first ..< first + B]), from: train, into: workspace, workers: workers) }
                     let gathered = now()
                     if updating {
-                        _ = model.trainStep(workspace, B: B, optimizer: trainer.optimizer, dropout: &generator)
+                        _ = model.trainStep(workspace, B: B, optimizer: trainer.optimizer, workers: workers, dropout: &generator)
                         step.append(Double(now() - start) / 1e9)
                         gather.append(Double(gathered - start) / 1e9)
                     } else {
-                        _ = model.lossAndGradients(workspace, B: B, dropout: &generator)
+                        _ = model.lossAndGradients(workspace, B: B, workers: workers, dropout: &generator)
                         withoutUpdate.append(Double(now() - start) / 1e9)
                     }
                 }

@@ -49,10 +49,9 @@ struct MNISTEval: ParsableCommand {
         let dataset = try locator.load(loaded.dataset, split: split == .test ? .test : .train)
         try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
         let (model, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
-        model.workers = workers
 
         var predictions = [Int32](repeating: 0, count: dataset.count)
-        let evaluation = predictions.withUnsafeMutableBufferPointer { model.evaluate(dataset, predictions: $0.baseAddress!) }
+        let evaluation = predictions.withUnsafeMutableBufferPointer { model.evaluate(dataset, workers: workers, predictions: $0.baseAddress!) }
         let report = ClassificationReport(labels: dataset.labels, predictions: predictions, classCount: dataset.classCount)
         let names = classNames(forDataset: loaded.dataset, classCount: dataset.classCount)
 

@@ -74,8 +74,7 @@ struct MNISTTrain: ParsableCommand {
         }
         let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
-        let trainer = try plan.makeTrainer(train: train)
-        trainer.model.workers = workers
+        let trainer = try plan.makeTrainer(train: train, workers: workers)
 
         if dryRun {
             printOut(summaryTable(trainer.model))
@@ -139,7 +138,7 @@ struct MNISTTrain: ParsableCommand {
         }
         try? metricsFile?.close()
 
-        let result = trainer.model.evaluate(test)
+        let result = trainer.model.evaluate(test, workers: workers)
         printOut("test_loss: \(fourDecimals(result.loss)) - test_accuracy: \(fourDecimals(result.accuracy))")
     }
 }

@@ -19,8 +19,10 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
 /// length, a JSON header naming each tensor's dtype, shape and byte range, then
 /// the raw little-endian float32 data. `safetensors.numpy.load_file` reads it.
 ///
-/// Tensors: the parameters in model order (`dense_1.kernel` (inputs, outputs),
-/// `dense_1.bias`, ...), then the optimizer's slots (`optimizer.dense_1.kernel.rms`).
+/// Tensors: the variables in layer order under Keras' names (`conv2d_1.kernel`
+/// (kh, kw, in, out), `dense_1.kernel` (inputs, outputs), `dense_1.bias`,
+/// `batch_normalization_1.moving_mean`, ...), then the optimizer's slots of the
+/// trainable ones (`optimizer.dense_1.kernel.rms`).
 /// `__metadata__` carries the format and version, the resolved spec, the training
 /// state, the dataset name, the tool version and a CRC-32 of the data section;
 /// no timestamps or paths, so the bytes depend only on the training.
@@ -54,7 +56,7 @@ public struct Checkpoint {
         self.state = state
         dataset = model.spec.dataset
         toolVersion = MNISTKit.toolVersion
-        var tensors = model.parameterSlots.map { ($0.name, $0.shape, model.parameters.slice($0.offset, $0.count)) }
+        var tensors = model.variables.map { ($0.name, $0.shape, model.buffer(of: $0).slice($0.offset, $0.count)) }
         for slot in model.parameterSlots {
             for (slotName, buffer) in optimizer.slots {
                 tensors.append(("optimizer.\(slot.name).\(slotName)", slot.shape, buffer.slice(slot.offset, slot.count)))
@@ -244,8 +246,9 @@ public struct Checkpoint {
         let optimizer = Optimizer(spec: spec.optimizer, parameterCount: model.parameterCount)
         optimizer.step = state.step
         var expected = Set<String>()
-        for slot in model.parameterSlots {
-            let targets = [(slot.name, model.parameters)] + optimizer.slots.map { ("optimizer.\(slot.name).\($0.name)", $0.buffer) }
+        for slot in model.variables {
+            let optimizerSlots = slot.trainable ? optimizer.slots.map { ("optimizer.\(slot.name).\($0.name)", $0.buffer) } : []
+            let targets = [(slot.name, model.buffer(of: slot))] + optimizerSlots
             for (name, buffer) in targets {
                 expected.insert(name)
                 guard let tensor = tensor(name) else { throw fail("missing tensor \(name), which the spec's layers need") }

@@ -108,3 +108,28 @@ struct SpecObject {
         return choice
     }
 }
+
+extension SpecObject {
+    /// Keras' int-or-pair arguments (`kernel_size`, `strides`, `pool_size`): 3 means [3, 3].
+    func pair(_ key: String, default fallback: [Int]?, maximum: Int = 1024) throws(ConfigError) -> [Int] {
+        let expected = "a positive integer or a pair of them, at most \(maximum)"
+        guard let value = value(key) else {
+            if let fallback { return fallback }
+            throw missing(key, expected)
+        }
+        var pair: [Int]?
+        switch value {
+        case .number: pair = [value, value].integers()
+        case let .array(items) where items.count == 2: pair = items.integers()
+        default: pair = nil
+        }
+        guard let pair, pair.allSatisfy({ $0 >= 1 && $0 <= maximum }) else {
+            throw ConfigError(path: keyPath(key), message: "expected \(expected), got \(value.kindDescription)")
+        }
+        return pair
+    }
+}
+
+extension Array where Element == Int {
+    var json: JSONValue { .array(map { .number(Double($0)) }) }
+}

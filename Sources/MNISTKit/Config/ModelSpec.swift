@@ -14,22 +14,6 @@ public enum LossKind: String, CaseIterable, Sendable {
     case meanSquaredError = "mean_squared_error"
 }
 
-public enum LayerSpec: Equatable, Sendable {
-    case dense(units: Int, activation: Activation, useBias: Bool, kernelInitializer: Initializer, biasInitializer: Initializer)
-    case activation(Activation)
-    case flatten
-    case dropout(rate: Double)
-
-    public var typeName: String {
-        switch self {
-        case .dense: return "dense"
-        case .activation: return "activation"
-        case .flatten: return "flatten"
-        case .dropout: return "dropout"
-        }
-    }
-}
-
 /// Optimizers and their hyperparameters, with Keras' defaults.
 public enum OptimizerSpec: Equatable, Sendable {
     case sgd(learningRate: Double, momentum: Double, nesterov: Bool)
@@ -140,7 +124,7 @@ public struct ModelSpec: Equatable, Sendable {
         guard case let .array(layerItems) = layerList, !layerItems.isEmpty else {
             throw ConfigError(path: "layers", message: "expected a non-empty array of layer objects, got \(layerList.kindDescription)")
         }
-        layers = try layerItems.enumerated().map { index, item throws(ConfigError) in try ModelSpec.layer(item, path: "layers[\(index)]") }
+        layers = try layerItems.enumerated().map { index, item throws(ConfigError) in try LayerSpec(json: item, path: "layers[\(index)]") }
         loss = try root.choice("loss", default: nil, noun: "loss")
         optimizer = try ModelSpec.optimizer(root.value("optimizer"))
         if let metricList = root.value("metrics") {
@@ -159,38 +143,6 @@ public struct ModelSpec: Equatable, Sendable {
         validationSplit = try root.number("validation_split", default: 0, expected: "a number from 0 up to (not including) 1") { $0 >= 0 && $0 < 1 }
         shuffle = try root.bool("shuffle", default: true)
         seed = UInt64(try root.integer("seed", default: 1, expected: "a non-negative integer") { $0 >= 0 })
-    }
-
-    static func layer(_ value: JSONValue, path: String) throws(ConfigError) -> LayerSpec {
-        guard case let .string(typeName)? = value["type"] else {
-            guard case .object = value else { throw ConfigError(path: path, message: "expected a layer object, got \(value.kindDescription)") }
-            throw ConfigError(path: path + ".type", message: "missing; expected one of dense, activation, flatten, dropout, relu, sigmoid, softmax, tanh, linear")
-        }
-        switch typeName {
-        case "dense":
-            let object = try SpecObject(value, path: path, allowedKeys: ["type", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer"])
-            return .dense(
-                units: try object.integer("units", default: nil),
-                activation: try object.choice("activation", default: .linear, noun: "activation"),
-                useBias: try object.bool("use_bias", default: true),
-                kernelInitializer: try object.choice("kernel_initializer", default: .glorotUniform, noun: "initializer"),
-                biasInitializer: try object.choice("bias_initializer", default: .zeros, noun: "initializer"))
-        case "activation":
-            let object = try SpecObject(value, path: path, allowedKeys: ["type", "activation"])
-            return .activation(try object.choice("activation", default: nil, noun: "activation"))
-        case "flatten":
-            _ = try SpecObject(value, path: path, allowedKeys: ["type"])
-            return .flatten
-        case "dropout":
-            let object = try SpecObject(value, path: path, allowedKeys: ["type", "rate"])
-            return .dropout(rate: try object.number("rate", default: nil, expected: "a number from 0 up to (not including) 1") { $0 >= 0 && $0 < 1 })
-        default:
-            if let activation = Activation(rawValue: typeName) {
-                _ = try SpecObject(value, path: path, allowedKeys: ["type"])
-                return .activation(activation)
-            }
-            throw ConfigError(path: path + ".type", message: "unknown layer type \"\(typeName)\"; expected one of dense, activation, flatten, dropout, relu, sigmoid, softmax, tanh, linear")
-        }
     }
 
     static func optimizer(_ value: JSONValue?) throws(ConfigError) -> OptimizerSpec {
@@ -258,23 +210,6 @@ public struct ModelSpec: Equatable, Sendable {
             ("shuffle", .bool(shuffle)),
             ("seed", .number(Double(seed))),
         ])
-    }
-}
-
-extension LayerSpec {
-    public var json: JSONValue {
-        switch self {
-        case let .dense(units, activation, useBias, kernel, bias):
-            return .object([("type", .string("dense")), ("units", .number(Double(units))), ("activation", .string(activation.rawValue)),
-                            ("use_bias", .bool(useBias)), ("kernel_initializer", .string(kernel.rawValue)),
-                            ("bias_initializer", .string(bias.rawValue))])
-        case let .activation(activation):
-            return .object([("type", .string("activation")), ("activation", .string(activation.rawValue))])
-        case .flatten:
-            return .object([("type", .string("flatten"))])
-        case let .dropout(rate):
-            return .object([("type", .string("dropout")), ("rate", .number(rate))])
-        }
     }
 }
 

@@ -66,3 +66,18 @@ func columnSums(_ sums: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>,
         j += 1
     }
 }
+
+/// Rows of `out` (`rows` of `n` values, `stride` apart) = activation(row + bias),
+/// in place: the pass after a layer's sgemm. Softmax needs whole rows (n = width).
+@inline(__always)
+func biasActivation(_ out: UnsafeMutablePointer<Float>, rows: Int, stride: Int, n: Int, bias: UnsafePointer<Float>?, activation: Activation) {
+    for r in 0 ..< rows {
+        let row = out + r * stride
+        if activation == .relu {
+            biasRelu(out: row, inp: row, bias: bias, n: n)
+            continue
+        }
+        if let bias { for o in 0 ..< n { row[o] += bias[o] } }
+        activationForward(out: row, inp: row, B: 1, C: n, activation: activation)
+    }
+}

@@ -90,20 +90,22 @@ public final class Trainer {
     public let validationIndices: [Int32]
     private var order: [Int32]
     private let workspace: Workspace
+    /// The threads every step and evaluation runs on.
+    public let workers: WorkerPool
     /// Polled after every batch; returning true stops the epoch with `TrainingError.stopped`.
     public var shouldStop: () -> Bool = { false }
 
     /// A fresh run: weights drawn from the spec's seed.
-    public convenience init(spec: ModelSpec, train: Dataset) throws(ConfigError) {
+    public convenience init(spec: ModelSpec, train: Dataset, workers: WorkerPool = .serial) throws(ConfigError) {
         let model = try Model(spec: spec, classCount: train.classCount)
         var generator = RandomGenerator(seed: spec.seed, stream: RandomStream.initialization.rawValue)
         model.initializeParameters(generator: &generator)
         try self.init(model: model, optimizer: Optimizer(spec: spec.optimizer, parameterCount: model.parameterCount),
-                      state: TrainingState(seed: spec.seed), train: train)
+                      state: TrainingState(seed: spec.seed), train: train, workers: workers)
     }
 
     /// Continues from a model, optimizer and state (a resumed checkpoint).
-    public init(model: Model, optimizer: Optimizer, state: TrainingState, train: Dataset) throws(ConfigError) {
+    public init(model: Model, optimizer: Optimizer, state: TrainingState, train: Dataset, workers: WorkerPool = .serial) throws(ConfigError) {
         let spec = model.spec
         try Trainer.checkInput(spec.inputShape, against: train.imageShape)
         self.spec = spec
@@ -112,6 +114,7 @@ public final class Trainer {
         self.state = state
         optimizer.step = state.step
         self.train = train
+        self.workers = workers
         var all = (0 ..< Int32(train.count)).map { $0 }
         let validationCount = Int((Double(train.count) * spec.validationSplit).rounded())
         if validationCount > 0 {
@@ -124,7 +127,7 @@ public final class Trainer {
         validationIndices = Array(all[..<validationCount])
         trainingIndices = Array(all[validationCount...])
         order = trainingIndices
-        workspace = model.makeWorkspace(capacity: min(spec.batchSize, trainingIndices.count), training: true)
+        workspace = model.makeWorkspace(capacity: min(spec.batchSize, trainingIndices.count), training: true, threads: workers.count)
     }
 
     /// Input shapes that fit images (H, W, C): (H, W, C), (H, W) when C is 1, or flat (H·W·C).
@@ -158,8 +161,8 @@ public final class Trainer {
         for batch in 0 ..< batchCount {
             let first = batch * spec.batchSize
             let B = min(spec.batchSize, order.count - first)
-            order.withUnsafeBufferPointer { all in model.gather(UnsafeBufferPointer(rebasing: all[first ..< first + B]), from: train, into: workspace) }
-            let score = model.trainStep(workspace, B: B, optimizer: optimizer, dropout: &state.dropoutGenerator)
+            order.withUnsafeBufferPointer { all in model.gather(UnsafeBufferPointer(rebasing: all[first ..< first + B]), from: train, into: workspace, workers: workers) }
+            let score = model.trainStep(workspace, B: B, optimizer: optimizer, workers: workers, dropout: &state.dropoutGenerator)
             guard score.lossSum.isFinite else { throw .diverged(epoch: epoch, batch: batch + 1, loss: score.lossSum / Double(B)) }
             state.step += 1
             lossSum += score.lossSum
@@ -171,7 +174,7 @@ public final class Trainer {
             if batch + 1 < batchCount, shouldStop() { throw .stopped(epoch: epoch, batch: batch + 1) }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let validation = validationIndices.isEmpty ? nil : model.evaluate(train, indices: validationIndices)
+        let validation = validationIndices.isEmpty ? nil : model.evaluate(train, indices: validationIndices, workers: workers)
         state.epochsCompleted = epoch
         return EpochReport(epoch: epoch, epochs: spec.epochs, loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
                            validation: validation, seconds: seconds, samples: seen)

@@ -36,10 +36,10 @@ public struct TrainingPlan {
         checkpointPath = resumePath
     }
 
-    public func makeTrainer(train: Dataset) throws -> Trainer {
-        guard let checkpoint, let checkpointPath else { return try Trainer(spec: spec, train: train) }
+    public func makeTrainer(train: Dataset, workers: WorkerPool = .serial) throws -> Trainer {
+        guard let checkpoint, let checkpointPath else { return try Trainer(spec: spec, train: train, workers: workers) }
         let (model, optimizer) = try checkpoint.restore(path: checkpointPath, classCount: train.classCount, spec: spec)
-        return try Trainer(model: model, optimizer: optimizer, state: checkpoint.state, train: train)
+        return try Trainer(model: model, optimizer: optimizer, state: checkpoint.state, train: train, workers: workers)
     }
 }
 

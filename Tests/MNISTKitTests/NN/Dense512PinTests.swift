@@ -31,8 +31,7 @@ final class Dense512PinTests: XCTestCase {
         spec.epochs = 2
         spec.validationSplit = 0.1
         for threads in [1, 2] {
-            let trainer = try Trainer(spec: spec, train: data)
-            trainer.model.workers = WorkerPool(count: threads)
+            let trainer = try Trainer(spec: spec, train: data, workers: WorkerPool(count: threads))
             while trainer.state.epochsCompleted < spec.epochs { _ = try trainer.runEpoch() }
             let path = directory.appendingPathComponent("dense512-\(threads).ckpt").path
             try Checkpoint(trainer: trainer).save(to: path)

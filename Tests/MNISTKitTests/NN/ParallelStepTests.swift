@@ -50,12 +50,14 @@ final class ParallelStepTests: XCTestCase {
 
     /// Dense layers wide enough to split by columns (200 >= 64 x 3), narrow ones
     /// split by rows, an odd batch of 7, and every kind of backward fusion.
-    func makeModels(_ layers: [LayerSpec], loss: LossKind, optimizer: OptimizerSpec = .defaults(.rmsprop)) throws -> (serial: Model, parallel: Model, workspaces: (Workspace, Workspace)) {
+    let threeThreads = WorkerPool(count: 3)
+
+    func makeModels(_ layers: [LayerSpec], loss: LossKind, optimizer: OptimizerSpec = .defaults(.rmsprop),
+                    serialThreads: Int = 1) throws -> (serial: Model, parallel: Model, workspaces: (Workspace, Workspace)) {
         var spec = ModelSpec(layers: layers, loss: loss)
         spec.inputShape = [50]
         spec.optimizer = optimizer
         let serial = try Model(spec: spec), parallel = try Model(spec: spec)
-        parallel.workers = WorkerPool(count: 3)
         var generator = RandomGenerator(seed: 11)
         serial.initializeParameters(generator: &generator)
         for k in 0 ..< serial.parameterCount { serial.parameters.pointer[k] += (generator.nextUnitFloat() - 0.5) * 0.1 }
@@ -63,7 +65,8 @@ final class ParallelStepTests: XCTestCase {
         let B = 7
         let inputs = (0 ..< B * 50).map { _ in generator.nextUnitFloat() }
         let labels = (0 ..< B).map { _ in Int32(generator.nextIndex(below: 10)) }
-        let workspaces = (serial.makeWorkspace(capacity: B, training: true), parallel.makeWorkspace(capacity: B, training: true))
+        let workspaces = (serial.makeWorkspace(capacity: B, training: true, threads: serialThreads),
+                          parallel.makeWorkspace(capacity: B, training: true, threads: 3))
         serial.load(workspaces.0, inputs: inputs, labels: labels)
         parallel.load(workspaces.1, inputs: inputs, labels: labels)
         return (serial, parallel, workspaces)
@@ -86,7 +89,7 @@ final class ParallelStepTests: XCTestCase {
             let (serial, parallel, (serialSpace, parallelSpace)) = try makeModels(layers, loss: loss)
             var dropoutA = RandomGenerator(seed: 5), dropoutB = RandomGenerator(seed: 5)
             let one = serial.lossAndGradients(serialSpace, B: 7, dropout: &dropoutA)
-            let three = parallel.lossAndGradients(parallelSpace, B: 7, dropout: &dropoutB)
+            let three = parallel.lossAndGradients(parallelSpace, B: 7, workers: threeThreads, dropout: &dropoutB)
             XCTAssertEqual(one.lossSum, three.lossSum, accuracy: 1e-5 * abs(one.lossSum))
             XCTAssertEqual(one.correct, three.correct)
             XCTAssertTrue(serial.gradients.array.contains { abs($0) > 1e-3 })
@@ -104,15 +107,14 @@ final class ParallelStepTests: XCTestCase {
         ]
         for optimizerSpec in optimizers {
             for (layers, loss) in modelsUnderTest {
-                let (reference, fused, (referenceSpace, fusedSpace)) = try makeModels(layers, loss: loss, optimizer: optimizerSpec)
-                reference.workers = WorkerPool(count: 3)
+                let (reference, fused, (referenceSpace, fusedSpace)) = try makeModels(layers, loss: loss, optimizer: optimizerSpec, serialThreads: 3)
                 let referenceOptimizer = Optimizer(spec: optimizerSpec, parameterCount: reference.parameterCount)
                 let fusedOptimizer = Optimizer(spec: optimizerSpec, parameterCount: fused.parameterCount)
                 var dropoutA = RandomGenerator(seed: 6), dropoutB = RandomGenerator(seed: 6)
                 for _ in 0 ..< 3 {
-                    _ = reference.lossAndGradients(referenceSpace, B: 7, dropout: &dropoutA)
+                    _ = reference.lossAndGradients(referenceSpace, B: 7, workers: threeThreads, dropout: &dropoutA)
                     referenceOptimizer.update(parameters: reference.parameters.pointer, gradients: reference.gradients.pointer, count: reference.parameterCount)
-                    _ = fused.trainStep(fusedSpace, B: 7, optimizer: fusedOptimizer, dropout: &dropoutB)
+                    _ = fused.trainStep(fusedSpace, B: 7, optimizer: fusedOptimizer, workers: threeThreads, dropout: &dropoutB)
                 }
                 XCTAssertEqual(fused.parameters.array, reference.parameters.array, "\(optimizerSpec) \(layers.map(\.typeName))")
                 XCTAssertEqual(fusedOptimizer.step, 3)

@@ -38,8 +38,7 @@ final class TrainerTests: XCTestCase {
         func train(seed: UInt64, threads: Int = 1) throws -> [Float] {
             var spec = syntheticSpec(epochs: 2)
             spec.seed = seed
-            let trainer = try Trainer(spec: spec, train: data)
-            trainer.model.workers = WorkerPool(count: threads)
+            let trainer = try Trainer(spec: spec, train: data, workers: WorkerPool(count: threads))
             while trainer.state.epochsCompleted < spec.epochs { _ = try trainer.runEpoch() }
             return trainer.model.parameters.array
         }

@@ -1,0 +1,64 @@
+// keras.layers.AveragePooling2D (channels_last), forward and backward side by
+// side. Shapes: B images of (H, W, C) in, (OH, OW, C) out. With "same" padding
+// a window at the edge averages only the values inside the image, as Keras does.
+
+struct AveragePooling2D: Layer {
+    static let typeName = "average_pooling2d"
+    static let kerasClassName = "AveragePooling2D"
+    static let argumentNames = PoolingArguments.names
+
+    var pooling: PoolingArguments
+    var window = Window2D()
+
+    init(spec: SpecObject) throws(ConfigError) { pooling = try PoolingArguments(spec: spec) }
+    var arguments: [(key: String, value: JSONValue)] { pooling.json }
+
+    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
+        window = try pooling.window(input: input, layer: Self.typeName, path: path)
+        return [window.outputHeight, window.outputWidth, window.channels]
+    }
+
+    var appliesInputActivationGradient: Bool { true }
+
+    func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
+        let g = window, C = g.channels, outSize = g.positions * C
+        context.run(rows: io.B) { _, images in
+            for b in images {
+                let image = io.inp + b * g.inputSize
+                for oy in 0 ..< g.outputHeight {
+                    for ox in 0 ..< g.outputWidth {
+                        let out = io.out + b * outSize + (oy * g.outputWidth + ox) * C
+                        let rows = g.rows(oy), columns = g.columns(ox)
+                        out.update(repeating: 0, count: C)
+                        for y in rows { for x in columns { let pixel = image + (y * g.width + x) * C; for c in 0 ..< C { out[c] += pixel[c] } } }
+                        let scale = 1 / Float(rows.count * columns.count)
+                        for c in 0 ..< C { out[c] *= scale }
+                    }
+                }
+            }
+        }
+    }
+
+    func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dinp = io.dinp, let dout = io.dout else { return }
+        let g = window, C = g.channels, outSize = g.positions * C
+        context.run(rows: io.B) { _, images in
+            let mine = dinp + images.lowerBound * g.inputSize
+            mine.update(repeating: 0, count: images.count * g.inputSize)
+            for b in images {
+                let image = dinp + b * g.inputSize
+                for oy in 0 ..< g.outputHeight {
+                    for ox in 0 ..< g.outputWidth {
+                        let gradient = dout + b * outSize + (oy * g.outputWidth + ox) * C
+                        let rows = g.rows(oy), columns = g.columns(ox)
+                        let scale = 1 / Float(rows.count * columns.count)
+                        for y in rows { for x in columns { let pixel = image + (y * g.width + x) * C; for c in 0 ..< C { pixel[c] += gradient[c] * scale } } }
+                    }
+                }
+            }
+            if let previous = io.inputActivation {
+                activationBackward(dinp: mine, dout: mine, out: io.inp + images.lowerBound * g.inputSize, B: images.count, C: g.inputSize, activation: previous)
+            }
+        }
+    }
+}

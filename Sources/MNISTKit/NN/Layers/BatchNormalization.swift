@@ -1,0 +1,151 @@
+import Foundation
+
+// keras.layers.BatchNormalization over the last axis, forward and backward side
+// by side. Shapes: R = B·(positions) rows of C channels. Training normalises
+// with the batch's mean and (biased) variance and moves the moving averages
+// toward them; evaluation uses the moving averages. As Keras computes it:
+// y = x·s + (beta - mean·s) with s = gamma / sqrt(variance + epsilon).
+
+struct BatchNormalization: Layer {
+    static let typeName = "batch_normalization"
+    static let kerasClassName = "BatchNormalization"
+    static let argumentNames = ["momentum", "epsilon", "center", "scale"]
+
+    var momentum: Double
+    var epsilon: Double
+    var center: Bool
+    var scale: Bool
+    // Resolved by `build`.
+    var channels = 0, positions = 0
+    var gamma: Int?, beta: Int?
+    var movingMean = 0, movingVariance = 0
+
+    init(spec: SpecObject) throws(ConfigError) {
+        momentum = try spec.number("momentum", default: 0.99, expected: "a number from 0 to 1") { $0 >= 0 && $0 <= 1 }
+        epsilon = try spec.number("epsilon", default: 0.001, expected: "a positive number") { $0 > 0 }
+        center = try spec.bool("center", default: true)
+        scale = try spec.bool("scale", default: true)
+    }
+
+    var arguments: [(key: String, value: JSONValue)] {
+        [("momentum", .number(momentum)), ("epsilon", .number(epsilon)), ("center", .bool(center)), ("scale", .bool(scale))]
+    }
+
+    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
+        channels = input.last ?? 1
+        positions = input.dropLast().reduce(1, *)
+        let shape = [channels]
+        // Keras' order: gamma, beta, moving_mean, moving_variance.
+        gamma = scale ? try variables.declare("gamma", shape: shape, initializer: .ones, path: path) : nil
+        beta = center ? try variables.declare("beta", shape: shape, initializer: .zeros, path: path) : nil
+        movingMean = try variables.declare("moving_mean", shape: shape, initializer: .zeros, trainable: false, path: path)
+        movingVariance = try variables.declare("moving_variance", shape: shape, initializer: .ones, trainable: false, path: path)
+        return input
+    }
+
+    var appliesInputActivationGradient: Bool { true }
+
+    /// 0: the batch mean and 1 / sqrt(variance + epsilon); 1: per-channel scale
+    /// and shift (or backward's coefficients); 2: each thread's partial sums, as doubles.
+    func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
+        [2 * channels, 3 * channels, 2 * 2 * T * channels]
+    }
+
+    func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
+        let C = channels, R = io.B * positions, w = context.parameters, moving = context.nonTrainable
+        let statistics = io.scratch[0].pointer, mean = statistics, inverse = statistics + C
+        let coefficients = io.scratch[1].pointer
+        if io.training {
+            let sums = channelSums(io, context, rows: R) { x, _ in Double(x) }
+            for c in 0 ..< C { mean[c] = Float(sums[c] / Double(R)) }
+            let squares = channelSums(io, context, rows: R) { x, c in let d = Double(x - mean[c]); return d * d }
+            let m = Float(momentum)
+            for c in 0 ..< C {
+                let variance = Float(squares[c] / Double(R))
+                inverse[c] = 1 / (variance + Float(epsilon)).squareRoot()
+                moving[movingMean + c] = moving[movingMean + c] * m + mean[c] * (1 - m)
+                moving[movingVariance + c] = moving[movingVariance + c] * m + variance * (1 - m)
+            }
+        } else {
+            for c in 0 ..< C {
+                mean[c] = moving[movingMean + c]
+                inverse[c] = 1 / (moving[movingVariance + c] + Float(epsilon)).squareRoot()
+            }
+        }
+        let s = coefficients, shift = coefficients + C
+        for c in 0 ..< C {
+            s[c] = inverse[c] * (gamma.map { w[$0 + c] } ?? 1)
+            shift[c] = (beta.map { w[$0 + c] } ?? 0) - mean[c] * s[c]
+        }
+        context.run(rows: R) { _, rows in
+            for r in rows {
+                let x = io.inp + r * C, y = io.out + r * C
+                for c in 0 ..< C { y[c] = x[c] * s[c] + shift[c] }
+            }
+        }
+    }
+
+    /// dbeta = Σ dy, dgamma = Σ dy·x̂ (x̂ the normalised input), and
+    /// dx = gamma·inverse / R · (R·dy - dbeta - x̂·dgamma), as a·dy + b·x + d per channel.
+    func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dout = io.dout else { return }
+        let C = channels, R = io.B * positions, w = context.parameters, dw = context.gradients
+        let mean = UnsafePointer(io.scratch[0].pointer), inverse = mean + C
+        let sums = channelSums(io, context, rows: R, gradient: dout) { _, dy, _ in Double(dy) }
+        let products = channelSums(io, context, rows: R, gradient: dout) { x, dy, c in Double(dy) * Double((x - mean[c]) * inverse[c]) }
+        let a = io.scratch[1].pointer, b = a + C, d = a + 2 * C
+        for c in 0 ..< C {
+            let dbeta = Float(sums[c]), dgamma = Float(products[c])
+            if let beta { dw[beta + c] = dbeta }
+            if let gamma { dw[gamma + c] = dgamma }
+            let g = gamma.map { w[$0 + c] } ?? 1
+            let k = g * inverse[c] / Float(R)
+            a[c] = g * inverse[c]
+            b[c] = -k * inverse[c] * dgamma
+            d[c] = -k * dbeta + k * inverse[c] * dgamma * mean[c]
+        }
+        if let dinp = io.dinp {
+            context.run(rows: R) { _, rows in
+                for r in rows {
+                    let x = io.inp + r * C, dy = dout + r * C, dx = dinp + r * C
+                    for c in 0 ..< C { dx[c] = a[c] * dy[c] + b[c] * x[c] + d[c] }
+                }
+                if let previous = io.inputActivation {
+                    let at = rows.lowerBound * C
+                    activationBackward(dinp: dinp + at, dout: dinp + at, out: io.inp + at, B: rows.count, C: rows.count == 0 ? 0 : C, activation: previous)
+                }
+            }
+        }
+        if let gamma { context.update(gamma ..< gamma + C) }
+        if let beta { context.update(beta ..< beta + C) }
+    }
+
+    /// Per-channel sums of `term(x, c)` over R rows: each thread sums its rows
+    /// in order, the threads' sums are added in thread order.
+    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, _ term: (Float, Int) -> Double) -> UnsafeMutablePointer<Double> {
+        channelSums(io, context, rows: R, gradient: nil) { x, _, c in term(x, c) }
+    }
+
+    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, gradient: UnsafePointer<Float>?,
+                             _ term: (Float, Float, Int) -> Double) -> UnsafeMutablePointer<Double> {
+        let C = channels, T = context.threads
+        let partials = UnsafeMutableRawPointer(io.scratch[2].pointer).bindMemory(to: Double.self, capacity: 2 * T * C)
+        context.run(rows: R) { t, rows in
+            let sum = partials + t * C
+            sum.update(repeating: 0, count: C)
+            for r in rows {
+                let x = io.inp + r * C
+                if let gradient {
+                    let dy = gradient + r * C
+                    for c in 0 ..< C { sum[c] += term(x[c], dy[c], c) }
+                } else {
+                    for c in 0 ..< C { sum[c] += term(x[c], 0, c) }
+                }
+            }
+        }
+        let total = partials + T * C
+        total.update(repeating: 0, count: C)
+        for t in 0 ..< T { for c in 0 ..< C { total[c] += partials[t * C + c] } }
+        return total
+    }
+}

@@ -1,0 +1,50 @@
+// keras.layers.Dropout: inverted dropout in training, the identity otherwise.
+// Shapes: B rows of C values, any layout.
+
+struct Dropout: Layer {
+    static let typeName = "dropout"
+    static let argumentNames = ["rate"]
+
+    var rate: Double
+    var width = 0
+
+    init(rate: Double) { self.rate = rate }
+
+    init(spec: SpecObject) throws(ConfigError) {
+        rate = try spec.number("rate", default: nil, expected: "a number from 0 up to (not including) 1") { $0 >= 0 && $0 < 1 }
+    }
+
+    var arguments: [(key: String, value: JSONValue)] { [("rate", .number(rate))] }
+
+    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
+        width = input.reduce(1, *)
+        return input
+    }
+
+    /// The mask of kept (scaled) and dropped (zero) values; none at rate 0.
+    func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
+        training && rate > 0 ? [B * width] : []
+    }
+
+    func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
+        // One thread: the masks come from one generator in order, whatever the thread count.
+        if io.training, let mask = io.scratch.first {
+            dropoutForward(out: io.out, mask: mask.pointer, inp: io.inp, count: io.B * width, rate: Float(rate), generator: &random)
+        } else {
+            io.out.update(from: io.inp, count: io.B * width)
+        }
+    }
+
+    func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dinp = io.dinp, let dout = io.dout else { return }
+        let mask = io.scratch.first?.pointer, T = context.threads, n = io.B * width
+        context.run { t in
+            let range = partition(n, parts: T, part: t)
+            if let mask {
+                dropoutBackward(dinp: dinp + range.lowerBound, dout: dout + range.lowerBound, mask: mask + range.lowerBound, count: range.count)
+            } else {
+                (dinp + range.lowerBound).update(from: dout + range.lowerBound, count: range.count)
+            }
+        }
+    }
+}

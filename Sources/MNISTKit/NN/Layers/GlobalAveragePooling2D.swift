@@ -1,0 +1,48 @@
+// keras.layers.GlobalAveragePooling2D (channels_last): the mean of each
+// channel over the image. Shapes: B images of (H, W, C) in, (C) out; P = H·W.
+
+struct GlobalAveragePooling2D: Layer {
+    static let typeName = "global_average_pooling2d"
+    static let kerasClassName = "GlobalAveragePooling2D"
+    static let argumentNames = [String]()
+
+    var positions = 0, channels = 0
+
+    init(spec: SpecObject) throws(ConfigError) {}
+    var arguments: [(key: String, value: JSONValue)] { [] }
+
+    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
+        let image = try imageShape(input, layer: Self.typeName, path: path)
+        (positions, channels) = (image.height * image.width, image.channels)
+        return [channels]
+    }
+
+    var appliesInputActivationGradient: Bool { true }
+
+    func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
+        let P = positions, C = channels, scale = 1 / Float(positions)
+        context.run(rows: io.B) { _, images in
+            for b in images {
+                let out = io.out + b * C, image = io.inp + b * P * C
+                out.update(repeating: 0, count: C)
+                for p in 0 ..< P { for c in 0 ..< C { out[c] += image[p * C + c] } }
+                for c in 0 ..< C { out[c] *= scale }
+            }
+        }
+    }
+
+    func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dinp = io.dinp, let dout = io.dout else { return }
+        let P = positions, C = channels, scale = 1 / Float(positions)
+        context.run(rows: io.B) { _, images in
+            for b in images {
+                let image = dinp + b * P * C, gradient = dout + b * C
+                for p in 0 ..< P { for c in 0 ..< C { image[p * C + c] = gradient[c] * scale } }
+            }
+            if let previous = io.inputActivation {
+                let at = images.lowerBound * P * C
+                activationBackward(dinp: dinp + at, dout: dinp + at, out: io.inp + at, B: images.count, C: P * C, activation: previous)
+            }
+        }
+    }
+}

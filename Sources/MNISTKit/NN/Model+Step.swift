@@ -1,0 +1,134 @@
+// The step executor: runs the layers forward, scores the loss, and runs them
+// backward with each slice of parameters updated while it is in cache.
+
+extension Model {
+    /// Layer i's buffers in `workspace` for a pass over `B` rows.
+    func io(_ i: Int, _ workspace: Workspace, B: Int) -> LayerIO {
+        let training = workspace.training
+        let needsInputGradient = training && i > firstTrainable
+        return LayerIO(
+            B: B, inp: UnsafePointer(workspace.activations[i].pointer), out: workspace.activations[i + 1].pointer,
+            dinp: needsInputGradient ? workspace.gradients[i].pointer : nil,
+            dout: training ? workspace.gradients[i + 1].pointer : nil,
+            scratch: workspace.scratch[i], training: training, lossAppliesSoftmax: lossAppliesSoftmax[i],
+            activationGradientDone: activationGradientDone[i], inputActivation: inputActivation[i])
+    }
+
+    func context(_ workers: WorkerPool, optimizer: Optimizer?, recorder: GEMMRecorder? = nil) -> StepContext {
+        StepContext(workers: workers, parameters: parameters.pointer, gradients: gradients.pointer,
+                    nonTrainable: nonTrainable.pointer, optimizer: optimizer, recorder: recorder)
+    }
+
+    /// Runs the layers over the first `B` rows of the workspace's input, in
+    /// training or inference mode as the workspace was made. Returns the output;
+    /// with a fused softmax it holds logits until the loss runs.
+    @discardableResult
+    func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
+        precondition(workspace.threads == context.threads, "the workspace was made for \(workspace.threads) threads")
+        for (i, layer) in layers.enumerated() where !layer.isView {
+            layer.forward(io(i, workspace, B: B), context, random: &random)
+        }
+        return workspace.activations[layers.count].pointer
+    }
+
+    /// The loss over the forward's output; with `withGradient`, also its gradient
+    /// into the last layer's output gradient. Turns fused logits into probabilities.
+    /// Threads score row ranges; their sums are added in thread order.
+    func score(_ workspace: Workspace, B: Int, workers: WorkerPool, withGradient: Bool) -> BatchScore {
+        let C = classCount, T = workers.count
+        let outputs = workspace.activations[layers.count].pointer
+        let dout = withGradient ? workspace.gradients[layers.count].pointer : nil
+        let labels = workspace.labels
+        return withUnsafeTemporaryAllocation(of: BatchScore.self, capacity: T) { scores in
+            workers.run(rows: B) { t, rows in
+                let r0 = rows.lowerBound
+                let o = outputs + r0 * C, d = dout.map { $0 + r0 * C }, y = labels + r0
+                let score: BatchScore
+                if fusesSoftmax {
+                    score = softmaxCrossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                } else {
+                    switch spec.loss {
+                    case .categoricalCrossentropy, .sparseCategoricalCrossentropy:
+                        score = crossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                    case .meanSquaredError:
+                        score = meanSquaredError(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                    }
+                }
+                (scores.baseAddress! + t).initialize(to: score)
+            }
+            return scores.reduce(BatchScore(lossSum: 0, correct: 0)) {
+                BatchScore(lossSum: $0.lossSum + $1.lossSum, correct: $0.correct + $1.correct)
+            }
+        }
+    }
+
+    /// Back-propagates from the last layer's output gradient into `gradients`,
+    /// stopping at the first layer with parameters (the images need no
+    /// gradient). With the context's optimizer, each layer updates its
+    /// parameters as their gradients become final.
+    func backward(_ workspace: Workspace, B: Int, context: StepContext) {
+        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !layers[i].isView {
+            layers[i].backward(io(i, workspace, B: B), context)
+        }
+    }
+
+    /// Loss (mean over the batch) and gradients for the first `B` rows, without
+    /// updating anything. The input and labels must already be in `workspace`.
+    public func lossAndGradients(_ workspace: Workspace, B: Int, workers: WorkerPool = .serial, dropout generator: inout RandomGenerator) -> BatchScore {
+        let context = context(workers, optimizer: nil)
+        forward(workspace, B: B, context: context, random: &generator)
+        let score = score(workspace, B: B, workers: workers, withGradient: true)
+        backward(workspace, B: B, context: context)
+        return score
+    }
+
+    /// One training step on the first `B` rows: forward, loss, backward, and the
+    /// optimizer's update. A non-finite loss stops before anything is updated.
+    public func trainStep(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool = .serial,
+                          dropout generator: inout RandomGenerator) -> BatchScore {
+        forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator)
+        let score = score(workspace, B: B, workers: workers, withGradient: true)
+        guard score.lossSum.isFinite else { return score }
+        optimizer.beginStep()
+        backward(workspace, B: B, context: context(workers, optimizer: optimizer))
+        return score
+    }
+
+    /// Copies the samples at `indices` into the first rows of the workspace, a
+    /// range of rows per thread.
+    public func gather(_ indices: UnsafeBufferPointer<Int32>, from dataset: Dataset, into workspace: Workspace, workers: WorkerPool = .serial) {
+        let size = inputWidth
+        workers.run(rows: indices.count) { _, rows in
+            dataset.gather(UnsafeBufferPointer(rebasing: indices[rows]), into: workspace.input.pointer + rows.lowerBound * size,
+                           labels: workspace.labels + rows.lowerBound)
+        }
+    }
+
+    /// Copies `B` rows of input and labels into the workspace (tests and tools).
+    public func load(_ workspace: Workspace, inputs: [Float], labels: [Int32]) {
+        precondition(labels.count <= workspace.capacity && inputs.count == labels.count * inputWidth, "batch does not fit the workspace")
+        workspace.input.assign(inputs)
+        for (r, label) in labels.enumerated() { workspace.labels[r] = label }
+    }
+
+    /// The sgemm calls one training step on `B` rows makes on `workers`: for
+    /// each phase, each thread's calls (for the benchmark's replay). They are
+    /// recorded from the step's own code on a scratch workspace, so the replay
+    /// cannot drift from what the step does; nothing the model holds changes.
+    public func sgemmCalls(batch B: Int, workers: WorkerPool) -> [[[GEMMCall]]] {
+        let recorder = GEMMRecorder()
+        let workspace = makeWorkspace(capacity: B, training: true, threads: workers.count)
+        let savedStatistics = nonTrainable.array
+        var unused = RandomGenerator(seed: 0)
+        let context = context(workers, optimizer: nil, recorder: recorder)
+        forward(workspace, B: B, context: context, random: &unused)
+        backward(workspace, B: B, context: context)
+        nonTrainable.assign(savedStatistics)
+        return recorder.calls
+    }
+}
+
+extension WorkerPool {
+    /// One thread: the caller's.
+    public static let serial = WorkerPool(count: 1)
+}
