@@ -63,6 +63,7 @@ extension ParsableCommand {
     /// Parses the command line and runs, turning every failure into one
     /// `error:` line on stderr and a documented exit status; never a stack trace.
     public static func runAsTool() -> Never {
+        OpenBLASKernel.useSuitableKernel()
         var command: Self
         do {
             guard let parsed = try parseAsRoot() as? Self else { throw CleanExit.helpRequest(self) }

@@ -45,19 +45,22 @@ public func epochLine(_ report: EpochReport, batchCount: Int) -> String {
     return line
 }
 
-/// Keras' `model.summary()` table.
+/// Keras' `model.summary()` table; the first column widens for long layer names.
 public func summaryTable(_ model: Model) -> String {
-    let rule = String(repeating: "_", count: 65), double = String(repeating: "=", count: 65)
+    let names = model.summary.map { "\($0.name) (\($0.kind))" }
+    let first = max(29, (names.map(\.count).max() ?? 0) + 2), width = first + 36
+    let rule = String(repeating: "_", count: width), double = String(repeating: "=", count: width)
     func row(_ a: String, _ b: String, _ c: String) -> String {
-        (" " + a).padding(toLength: 29, withPad: " ", startingAt: 0) + b.padding(toLength: 26, withPad: " ", startingAt: 0) + c
+        (" " + a).padding(toLength: first, withPad: " ", startingAt: 0) + b.padding(toLength: 26, withPad: " ", startingAt: 0) + c
     }
     var lines = ["Model: \"\(model.spec.name)\"", rule, row("Layer (type)", "Output Shape", "Param #"), double]
-    for layer in model.summary {
-        lines.append(row("\(layer.name) (\(layer.kind))", formatShape([-1] + layer.outputShape).replacingOccurrences(of: "-1", with: "None"),
+    for (layer, name) in zip(model.summary, names) {
+        lines.append(row(name, formatShape([-1] + layer.outputShape).replacingOccurrences(of: "-1", with: "None"),
                          groupedThousands(layer.parameterCount)))
     }
-    lines += [double, "Total params: \(groupedThousands(model.parameterCount))",
-              "Trainable params: \(groupedThousands(model.parameterCount))", "Non-trainable params: 0", rule]
+    lines += [double, "Total params: \(groupedThousands(model.parameterCount + model.nonTrainableCount))",
+              "Trainable params: \(groupedThousands(model.parameterCount))",
+              "Non-trainable params: \(groupedThousands(model.nonTrainableCount))", rule]
     return lines.joined(separator: "\n")
 }
 

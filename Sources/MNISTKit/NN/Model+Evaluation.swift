@@ -41,3 +41,25 @@ extension Model {
         return Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), samples: order.count)
     }
 }
+
+extension Model {
+    /// The model's outputs (probabilities, one row of `classCount` per sample)
+    /// for rows of inputs laid out as `inputShape`, pixels in [0, 1]. Inference
+    /// mode unless `training`: then dropout draws from `random` and batch
+    /// normalisation uses (and moves its averages toward) the batch's statistics.
+    public func predict(_ inputs: [Float], training: Bool = false, workers: WorkerPool = .serial,
+                        random: inout RandomGenerator) -> [Float] {
+        let B = inputs.count / max(inputWidth, 1)
+        precondition(B * inputWidth == inputs.count, "inputs are not whole rows of \(inputWidth)")
+        let workspace = makeWorkspace(capacity: max(B, 1), training: training, threads: workers.count)
+        workspace.input.assign(inputs)
+        let outputs = withDenormalsFlushedToZero { forward(workspace, B: B, context: context(workers, optimizer: nil), random: &random) }
+        if fusesSoftmax { for r in 0 ..< B { softmaxRow(out: outputs + r * classCount, inp: outputs + r * classCount, C: classCount) } }
+        return Array(UnsafeBufferPointer(start: outputs, count: B * classCount))
+    }
+
+    public func predict(_ inputs: [Float], workers: WorkerPool = .serial) -> [Float] {
+        var unused = RandomGenerator(seed: 0)
+        return predict(inputs, training: false, workers: workers, random: &unused)
+    }
+}
