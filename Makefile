@@ -26,13 +26,15 @@ train: build
 eval: build
 	$(BIN)/mnist-eval $(CHECKPOINT)
 
-# Trains the seed model for 3 epochs and prints speed, the sgemm bound, memory and eval time (JSON last).
+# Trains CONFIG (the seed model) for 3 epochs and prints speed, the sgemm bound, memory and eval
+# time (JSON last). DATA, if set, is the dataset folder (`make bench CONFIG=mnist-cnn.json DATA=...`).
 bench: build
-	$(BIN)/mnist-bench --config $(CONFIG)
+	$(BIN)/mnist-bench --config $(CONFIG) $(if $(DATA),--data $(DATA))
 
-# The same run beside the seed's Keras program and a hand-written NumPy trainer (needs pip).
+# The same run beside reference programs (needs pip): the seed model beside its Keras program and
+# NumPy by hand; CONFIG=mnist-cnn.json beside keras-io's convnet and the same model in PyTorch.
 bench-reference: build
-	scripts/bench-reference.sh
+	CONFIG=$(CONFIG) scripts/bench-reference.sh
 
 # libFuzzer on the IDX reader, the model spec and the checkpoint reader, FUZZ_SECONDS (60) each.
 FUZZ_SECONDS ?= 60

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# `make bench-reference`: a virtualenv with numpy, tensorflow-cpu and keras (in
-# .build-venv, out of git), then mnist-bench, a hand-written NumPy trainer and
-# the Keras program on the same files, in one run. Needs pip and the network.
+# `make bench-reference`: a virtualenv with numpy, tensorflow-cpu, keras and torch
+# (in .build-venv, out of git), then mnist-bench and the reference programs on
+# the same files, in one run: for the seed model (CONFIG=dense512.json) a
+# hand-written NumPy trainer and the Keras program; for the convnet
+# (CONFIG=mnist-cnn.json) keras-io's program and the same model in PyTorch.
+# Needs pip and the network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.build-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import numpy, keras, tensorflow" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import numpy, keras, tensorflow, torch" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check numpy tensorflow-cpu keras
+    "$venv/bin/pip" install --quiet --disable-pip-version-check numpy tensorflow-cpu keras torch
 fi
-data=${DATA:-/usr/share/datasets/fashion-mnist}
-"$venv/bin/python" scripts/bench_reference.py --data "$data" --bench .build/release/mnist-bench
+config=${CONFIG:-dense512.json}
+case "$config" in
+    *mnist-*) data=${DATA:-../shared/data/mnist} ;;
+    *) data=${DATA:-/usr/share/datasets/fashion-mnist} ;;
+esac
+"$venv/bin/python" scripts/bench_reference.py --config "$config" --data "$data" --bench .build/release/mnist-bench

@@ -17,6 +17,7 @@ import time
 
 EPOCHS = 3
 BATCH = 128
+CNN_SAMPLES = 54000
 
 
 def load_idx(directory, split):
@@ -91,20 +92,10 @@ def run_numpy(directory):
             "peak_rss_mb": peak_rss_mb()}
 
 
-def run_keras(directory):
-    """The seed's Keras program: Dense 512 relu, Dense 10 softmax, rmsprop, batch 128."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def fit_keras(model, x, y, x_test, y_test):
+    """Keras' own fit, each epoch timed by a callback; then the test accuracy."""
     import keras
-    import numpy as np
 
-    images, labels = load_idx(directory, "train")
-    test_images, test_labels = load_idx(directory, "t10k")
-    x = images.reshape(len(images), -1).astype("float32") / 255
-    x_test = test_images.reshape(len(test_images), -1).astype("float32") / 255
-    y, y_test = keras.utils.to_categorical(labels, 10), keras.utils.to_categorical(test_labels, 10)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(512, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
     times = []
 
     class Timer(keras.callbacks.Callback):
@@ -119,6 +110,85 @@ def run_keras(directory):
     return {"epoch_seconds": statistics.median(times[1:]), "test_accuracy": float(accuracy), "peak_rss_mb": peak_rss_mb()}
 
 
+def run_keras(directory):
+    """The seed's Keras program: Dense 512 relu, Dense 10 softmax, rmsprop, batch 128."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+
+    images, labels = load_idx(directory, "train")
+    test_images, test_labels = load_idx(directory, "t10k")
+    x = images.reshape(len(images), -1).astype("float32") / 255
+    x_test = test_images.reshape(len(test_images), -1).astype("float32") / 255
+    y, y_test = keras.utils.to_categorical(labels, 10), keras.utils.to_categorical(test_labels, 10)
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(512, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    return fit_keras(model, x, y, x_test, y_test)
+
+
+def run_keras_cnn(directory):
+    """keras-io's "Simple MNIST convnet", as published (tensors preloaded by Keras
+    itself); 54,000 training samples as our validation split leaves, no validation."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    from keras import layers
+
+    images, labels = load_idx(directory, "train")
+    test_images, test_labels = load_idx(directory, "t10k")
+    x = images[:CNN_SAMPLES].reshape(-1, 28, 28, 1).astype("float32") / 255
+    x_test = test_images.reshape(-1, 28, 28, 1).astype("float32") / 255
+    y, y_test = keras.utils.to_categorical(labels[:CNN_SAMPLES], 10), keras.utils.to_categorical(test_labels, 10)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return fit_keras(model, x, y, x_test, y_test)
+
+
+def run_torch_cnn(directory):
+    """The same convnet in PyTorch, as a competent user writes it: tensors
+    preloaded as float32 NCHW, two threads, Adam with Keras' epsilon."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(2)
+    torch.manual_seed(1)
+    images, labels = load_idx(directory, "train")
+    test_images, test_labels = load_idx(directory, "t10k")
+    x = torch.tensor(images[:CNN_SAMPLES]).float().div(255).unsqueeze(1)
+    y = torch.tensor(labels[:CNN_SAMPLES]).long()
+    x_test = torch.tensor(test_images).float().div(255).unsqueeze(1)
+    y_test = torch.tensor(test_labels).long()
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    times = []
+    for _ in range(EPOCHS):
+        start = time.perf_counter()
+        model.train()
+        for index in torch.randperm(len(x)).split(BATCH):
+            loss = F.cross_entropy(model(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        times.append(time.perf_counter() - start)
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
+    return {"epoch_seconds": statistics.median(times[1:]), "test_accuracy": accuracy, "peak_rss_mb": peak_rss_mb()}
+
+
 def run_child(kind, directory):
     output = subprocess.run([sys.executable, __file__, kind, "--data", directory], check=True, capture_output=True, text=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
@@ -126,22 +196,23 @@ def run_child(kind, directory):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", nargs="?", choices=["all", "keras", "numpy"], default="all")
+    runs = {"numpy": run_numpy, "keras": run_keras, "keras-cnn": run_keras_cnn, "torch-cnn": run_torch_cnn}
+    parser.add_argument("kind", nargs="?", choices=["all"] + list(runs), default="all")
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--bench", default=".build/release/mnist-bench")
+    parser.add_argument("--config", default="dense512.json")
     args = parser.parse_args()
-    if args.kind == "numpy":
-        print(json.dumps(run_numpy(args.data)))
+    if args.kind != "all":
+        print(json.dumps(runs[args.kind](args.data)))
         return
-    if args.kind == "keras":
-        print(json.dumps(run_keras(args.data)))
-        return
-    ours = json.loads(subprocess.run([args.bench, "--data", args.data], check=True, capture_output=True, text=True)
-                      .stdout.strip().splitlines()[-1])
-    numpy_result = run_child("numpy", args.data)
-    keras_result = run_child("keras", args.data)
+    # The seed model beside NumPy and Keras; the convnet beside Keras and PyTorch.
+    cnn = "cnn" in args.config
+    ours = json.loads(subprocess.run([args.bench, "--config", args.config, "--data", args.data], check=True, capture_output=True,
+                                     text=True).stdout.strip().splitlines()[-1])
+    references = [("keras", "keras-cnn"), ("torch", "torch-cnn")] if cnn else [("numpy", "numpy"), ("keras", "keras")]
     result = dict(ours)
-    for name, reference in (("numpy", numpy_result), ("keras", keras_result)):
+    for name, kind in references:
+        reference = run_child(kind, args.data)
         result[f"{name}_epoch_seconds"] = round(reference["epoch_seconds"], 3)
         result[f"{name}_over_ours"] = round(reference["epoch_seconds"] / ours["epoch_seconds"], 2)
         result[f"{name}_peak_rss_mb"] = round(reference["peak_rss_mb"], 1)

@@ -88,6 +88,46 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains(" dense_1 (Dense)             (None, 512)               401,920"), result.stdout)
     }
 
+    /// keras-io's "Simple MNIST convnet": Keras' summary prints 34,826 parameters.
+    func testConvnetSummary() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            throw XCTSkip("/usr/share/datasets/fashion-mnist is absent; `make setup` installs it")
+        }
+        let result = try runTool("mnist-train", ["--config", "mnist-cnn.json", "--dry-run", "--data", "/usr/share/datasets/fashion-mnist"], in: packageRoot)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        for row in [" conv2d_1 (Conv2D)              (None, 26, 26, 32)        320",
+                    " max_pooling2d_1 (MaxPooling2D) (None, 13, 13, 32)        0",
+                    " conv2d_2 (Conv2D)              (None, 11, 11, 64)        18,496",
+                    " max_pooling2d_2 (MaxPooling2D) (None, 5, 5, 64)          0",
+                    " flatten_1 (Flatten)            (None, 1600)              0",
+                    " dropout_1 (Dropout)            (None, 1600)              0",
+                    " dense_1 (Dense)                (None, 10)                16,010",
+                    "Total params: 34,826", "Non-trainable params: 0"] {
+            XCTAssertTrue(result.stdout.contains(row), "\(row)\n\(result.stdout)")
+        }
+    }
+
+    /// A convnet with batch norm trains through the executables, and mnist-eval
+    /// (its own process, the moving averages read back) agrees to the digit.
+    func testConvnetTrainsAndEvalAgrees() throws {
+        let box = try Sandbox(configText: """
+            {"name": "cnn", "dataset": "synthetic", "input_shape": [4, 4],
+             "layers": [{"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+                        {"type": "max_pooling2d"}, {"type": "batch_normalization"}, {"type": "flatten"},
+                        {"type": "dense", "units": 10, "activation": "softmax"}],
+             "loss": "categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
+             "epochs": 10, "batch_size": 32, "validation_split": 0.1}
+            """)
+        let train = try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("cnn.ckpt")])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let final = train.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let accuracy = final.components(separatedBy: "test_accuracy: ").last ?? ""
+        XCTAssertGreaterThan(Double(accuracy) ?? 0, 0.8, train.stdout)
+        let eval = try runTool("mnist-eval", [box.path("cnn.ckpt"), "--data", box.data.path])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        XCTAssertTrue(eval.stdout.contains("accuracy: \(accuracy)"), eval.stdout)
+    }
+
     func testResumeContinuesToTheTotalEpochs() throws {
         let box = try Sandbox()
         let args = ["--data", box.data.path, "--threads", "1", "--quiet"]

@@ -14,6 +14,43 @@ func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: FloatVector.self)
 }
 
+/// The first `width` lanes (up to sixteen) from `pointer`, zero beyond: channel
+/// loops take sixteen at a time and the remainder in one short vector.
+@inline(__always)
+func loadVector(_ pointer: UnsafePointer<Float>, _ width: Int) -> FloatVector {
+    if width == FloatVector.scalarCount { return loadVector(pointer) }
+    var vector = FloatVector(repeating: 0)
+    for lane in 0 ..< width { vector[lane] = pointer[lane] }
+    return vector
+}
+
+@inline(__always)
+func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>, _ width: Int) {
+    if width == FloatVector.scalarCount { return storeVector(value, pointer) }
+    for lane in 0 ..< width { pointer[lane] = value[lane] }
+}
+
+/// Calls `body(c, width)` for channels c ..< c + width, sixteen at a time.
+@inline(__always)
+func forEachChannelVector(_ C: Int, _ body: (_ c: Int, _ width: Int) -> Void) {
+    var c = 0
+    while c < C {
+        body(c, min(FloatVector.scalarCount, C - c))
+        c += FloatVector.scalarCount
+    }
+}
+
+/// gradient · f'(x), written with the activation's output (as `activationBackward`).
+@inline(__always)
+func activationGradient(_ gradient: FloatVector, output: FloatVector, _ activation: Activation) -> FloatVector {
+    switch activation {
+    case .relu: return FloatVector(repeating: 0).replacing(with: gradient, where: output .> 0)
+    case .sigmoid: return gradient * output * (1 - output)
+    case .tanh: return gradient * (1 - output * output)
+    case .linear, .softmax: return gradient
+    }
+}
+
 /// out[k] = max(inp[k] + bias[k], 0) for k < n; `out` may be `inp`; nil bias adds nothing.
 @inline(__always)
 func biasRelu(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, bias: UnsafePointer<Float>?, n: Int) {

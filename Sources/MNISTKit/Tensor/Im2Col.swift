@@ -65,14 +65,14 @@ func im2col(_ cols: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, 
                     dst.update(repeating: 0, count: rowLength)
                 } else if inside {
                     // The window's row is contiguous in NHWC.
-                    dst.update(from: image + (y * g.width + x0) * C, count: rowLength)
+                    copyRow(dst, image + (y * g.width + x0) * C, rowLength)
                 } else {
                     for kx in 0 ..< g.kernelWidth {
                         let x = x0 + kx
                         if x < 0 || x >= g.width {
                             (dst + kx * C).update(repeating: 0, count: C)
                         } else {
-                            (dst + kx * C).update(from: image + (y * g.width + x) * C, count: C)
+                            copyRow(dst + kx * C, image + (y * g.width + x) * C, C)
                         }
                     }
                 }
@@ -103,5 +103,20 @@ func col2im(_ image: UnsafeMutablePointer<Float>, _ cols: UnsafePointer<Float>, 
                 src += rowLength
             }
         }
+    }
+}
+
+/// dst[0 ..< n] = src[0 ..< n] for a window's row (3 to a few hundred values),
+/// in registers: a memmove call costs more than such a copy.
+@inline(__always)
+private func copyRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var k = 0
+    while k + FloatVector.scalarCount <= n {
+        storeVector(loadVector(src + k), dst + k)
+        k += FloatVector.scalarCount
+    }
+    while k < n {
+        dst[k] = src[k]
+        k += 1
     }
 }

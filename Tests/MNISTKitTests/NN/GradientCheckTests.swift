@@ -10,7 +10,7 @@ import XCTest
 /// backward pass (a missing term, a transposed product) is off by far more.
 final class GradientCheckTests: XCTestCase {
     func check(_ layers: [LayerSpec], loss: LossKind, inputShape: [Int] = [6], classCount: Int = 3, seed: UInt64 = 1,
-               file: StaticString = #filePath, line: UInt = #line) throws {
+               h: Float = 1e-2, file: StaticString = #filePath, line: UInt = #line) throws {
         var spec = ModelSpec(layers: layers, loss: loss)
         spec.inputShape = inputShape
         let model = try Model(spec: spec, classCount: classCount)
@@ -31,7 +31,6 @@ final class GradientCheckTests: XCTestCase {
         }
         _ = lossValue()
         let analytic = model.gradients.array
-        let h: Float = 1e-2
         var worst: Float = 0
         for k in 0 ..< model.parameterCount {
             let saved = model.parameters.pointer[k]
@@ -128,4 +127,59 @@ final class GradientCheckTests: XCTestCase {
         spec.layers = [.flatten, dense(512, .relu), dense(10, .softmax)]
         XCTAssertEqual(try Model(spec: spec).parameterCount, 407_050)
     }
+
+    // Convolutional layers. Inputs (H, W, C) with odd sizes and several
+    // channels; a trainable layer before each image layer, so its input
+    // gradient (col2im, the pooling scatter, batch norm's dx) is checked too.
+
+    func layer(_ json: String) throws -> LayerSpec { try LayerSpec.parse(json) }
+
+    func testConv2DBothPaddingsAndStrides() throws {
+        try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "tanh"}"#),
+                   try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": [2, 3], "strides": 2, "padding": "same", "activation": "sigmoid"}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [7, 6, 2], seed: 2)
+        try check([try layer(#"{"type": "conv2d", "filters": 2, "kernel_size": [3, 2], "strides": [2, 1], "padding": "same"}"#),
+                   try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 1, "use_bias": false, "activation": "tanh"}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [5, 5], seed: 3)
+    }
+
+    /// h = 1e-3: relu and max pooling are piecewise linear, and a larger step
+    /// crosses their kinks.
+    func testConv2DWithReluAndMaxPooling() throws {
+        try check([try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+                   try layer(#"{"type": "max_pooling2d"}"#),
+                   try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 2, "activation": "tanh"}"#),
+                   try layer(#"{"type": "max_pooling2d", "pool_size": 2, "strides": 1, "padding": "same"}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [7, 7, 1], seed: 4, h: 1e-3)
+    }
+
+    func testAveragePoolingAndGlobalAveragePooling() throws {
+        try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 2, "activation": "tanh"}"#),
+                   try layer(#"{"type": "average_pooling2d", "pool_size": 3, "strides": 2, "padding": "same"}"#),
+                   try layer(#"{"type": "conv2d", "filters": 5, "kernel_size": 1, "activation": "sigmoid"}"#),
+                   try layer(#"{"type": "global_average_pooling2d"}"#),
+                   dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [8, 7, 2], seed: 5)
+    }
+
+    /// Batch norm in training mode: the gradient flows through the batch's
+    /// mean and variance too. (Max pooling is a kink where two values of a
+    /// window meet; seed 6 puts one within reach of h in channel 2, so 12.)
+    func testBatchNormalizationAfterConvAndDense() throws {
+        try check([try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 3, "use_bias": false}"#),
+                   try layer(#"{"type": "batch_normalization"}"#), .activation(.tanh),
+                   try layer(#"{"type": "max_pooling2d", "padding": "same"}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [6, 5, 2], seed: 12, h: 1e-3)
+        try check([dense(6, .linear), try layer(#"{"type": "batch_normalization", "momentum": 0.5, "epsilon": 0.01}"#),
+                   .activation(.sigmoid), dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 7)
+        try check([dense(5, .tanh), try layer(#"{"type": "batch_normalization", "center": false}"#),
+                   dense(4, .tanh), try layer(#"{"type": "batch_normalization", "scale": false}"#),
+                   dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 8)
+    }
+
+    func testReshapeIntoConvolution() throws {
+        try check([dense(12, .tanh), try layer(#"{"type": "reshape", "target_shape": [3, 2, 2]}"#),
+                   try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 2, "activation": "tanh"}"#), .flatten,
+                   try layer(#"{"type": "dropout", "rate": 0.25}"#), dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 9)
+    }
+
 }

@@ -48,7 +48,7 @@ struct BatchNormalization: Layer {
     /// 0: the batch mean and 1 / sqrt(variance + epsilon); 1: per-channel scale
     /// and shift (or backward's coefficients); 2: each thread's partial sums, as doubles.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
-        [2 * channels, 3 * channels, 2 * 2 * T * channels]
+        [2 * channels, 3 * channels, 2 * (T + 2) * channels]
     }
 
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
@@ -56,9 +56,9 @@ struct BatchNormalization: Layer {
         let statistics = io.scratch[0].pointer, mean = statistics, inverse = statistics + C
         let coefficients = io.scratch[1].pointer
         if io.training {
-            let sums = channelSums(io, context, rows: R) { x, _ in Double(x) }
+            let sums = channelSums(io, context, rows: R, result: 0) { x, _ in Double(x) }
             for c in 0 ..< C { mean[c] = Float(sums[c] / Double(R)) }
-            let squares = channelSums(io, context, rows: R) { x, c in let d = Double(x - mean[c]); return d * d }
+            let squares = channelSums(io, context, rows: R, result: 1) { x, c in let d = Double(x - mean[c]); return d * d }
             let m = Float(momentum)
             for c in 0 ..< C {
                 let variance = Float(squares[c] / Double(R))
@@ -91,8 +91,8 @@ struct BatchNormalization: Layer {
         guard let dout = io.dout else { return }
         let C = channels, R = io.B * positions, w = context.parameters, dw = context.gradients
         let mean = UnsafePointer(io.scratch[0].pointer), inverse = mean + C
-        let sums = channelSums(io, context, rows: R, gradient: dout) { _, dy, _ in Double(dy) }
-        let products = channelSums(io, context, rows: R, gradient: dout) { x, dy, c in Double(dy) * Double((x - mean[c]) * inverse[c]) }
+        let sums = channelSums(io, context, rows: R, gradient: dout, result: 0) { _, dy, _ in Double(dy) }
+        let products = channelSums(io, context, rows: R, gradient: dout, result: 1) { x, dy, c in Double(dy) * Double((x - mean[c]) * inverse[c]) }
         let a = io.scratch[1].pointer, b = a + C, d = a + 2 * C
         for c in 0 ..< C {
             let dbeta = Float(sums[c]), dgamma = Float(products[c])
@@ -120,16 +120,17 @@ struct BatchNormalization: Layer {
         if let beta { context.update(beta ..< beta + C) }
     }
 
-    /// Per-channel sums of `term(x, c)` over R rows: each thread sums its rows
-    /// in order, the threads' sums are added in thread order.
-    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, _ term: (Float, Int) -> Double) -> UnsafeMutablePointer<Double> {
-        channelSums(io, context, rows: R, gradient: nil) { x, _, c in term(x, c) }
+    /// Per-channel sums of `term(x, c)` over R rows into result slot 0 or 1:
+    /// each thread sums its rows in order, the threads' sums are added in thread order.
+    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, result: Int,
+                             _ term: (Float, Int) -> Double) -> UnsafeMutablePointer<Double> {
+        channelSums(io, context, rows: R, gradient: nil, result: result) { x, _, c in term(x, c) }
     }
 
-    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, gradient: UnsafePointer<Float>?,
+    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, gradient: UnsafePointer<Float>?, result: Int,
                              _ term: (Float, Float, Int) -> Double) -> UnsafeMutablePointer<Double> {
         let C = channels, T = context.threads
-        let partials = UnsafeMutableRawPointer(io.scratch[2].pointer).bindMemory(to: Double.self, capacity: 2 * T * C)
+        let partials = UnsafeMutableRawPointer(io.scratch[2].pointer).bindMemory(to: Double.self, capacity: (T + 2) * C)
         context.run(rows: R) { t, rows in
             let sum = partials + t * C
             sum.update(repeating: 0, count: C)
@@ -143,7 +144,7 @@ struct BatchNormalization: Layer {
                 }
             }
         }
-        let total = partials + T * C
+        let total = partials + (T + result) * C
         total.update(repeating: 0, count: C)
         for t in 0 ..< T { for c in 0 ..< C { total[c] += partials[t * C + c] } }
         return total

@@ -68,8 +68,8 @@ struct Conv2D: Layer {
     /// gradient columns. 2: threads 1...'s partial kernel and bias gradients.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
         let columns = window.positions * window.patchSize
-        guard training else { return [T * min(chunk, B) * columns] }
-        return [B * columns, T * min(chunk, B) * columns, (T - 1) * (window.patchSize + 1) * filters]
+        guard training else { return [T * chunk * columns] }
+        return [B * columns, T * chunk * columns, (T - 1) * (window.patchSize + 1) * filters]
     }
 
     /// Each thread takes its images a chunk at a time: im2col, one sgemm with

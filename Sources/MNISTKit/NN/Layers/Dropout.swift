@@ -26,12 +26,22 @@ struct Dropout: Layer {
         training && rate > 0 ? [B * width] : []
     }
 
+    /// Each row's mask comes from its own stream of one seed drawn per step, so
+    /// the threads share the rows and the masks do not depend on their count.
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
-        // One thread: the masks come from one generator in order, whatever the thread count.
-        if io.training, let mask = io.scratch.first {
-            dropoutForward(out: io.out, mask: mask.pointer, inp: io.inp, count: io.B * width, rate: Float(rate), generator: &random)
-        } else {
-            io.out.update(from: io.inp, count: io.B * width)
+        let C = width
+        guard io.training, let mask = io.scratch.first?.pointer else {
+            context.run(rows: io.B) { _, rows in
+                (io.out + rows.lowerBound * C).update(from: io.inp + rows.lowerBound * C, count: rows.count * C)
+            }
+            return
+        }
+        let seed = random.next(), rate = Float(rate)
+        context.run(rows: io.B) { _, rows in
+            for r in rows {
+                var generator = RandomGenerator(seed: seed, stream: UInt64(r))
+                dropoutForward(out: io.out + r * C, mask: mask + r * C, inp: io.inp + r * C, count: C, rate: rate, generator: &generator)
+            }
         }
     }
 

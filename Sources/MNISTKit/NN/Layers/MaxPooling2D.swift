@@ -1,7 +1,7 @@
 // keras.layers.MaxPooling2D (channels_last), forward and backward side by side.
-// Shapes: B images of (H, W, C) in, (OH, OW, C) out. Training keeps, for each
-// output, the offset of the input it came from (the first maximum in the
-// window), so backward is a scatter.
+// Shapes: B images of (H, W, C) in, (OH, OW, C) out. Backward finds each
+// window's maximum again (the first on ties) by comparing the input with the
+// output, so the forward keeps nothing; sixteen channels at a time, branch-free.
 
 struct MaxPooling2D: Layer {
     static let typeName = "max_pooling2d"
@@ -21,82 +21,74 @@ struct MaxPooling2D: Layer {
 
     var appliesInputActivationGradient: Bool { true }
 
-    /// Where each training output's maximum came from, as a float offset into its image.
-    func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
-        training ? [B * window.positions * window.channels] : []
-    }
-
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let g = window, C = g.channels, outSize = g.positions * C
-        let sources = io.training ? io.scratch[0].pointer : nil
         context.run(rows: io.B) { _, images in
             for b in images {
                 let image = io.inp + b * g.inputSize
                 for oy in 0 ..< g.outputHeight {
                     for ox in 0 ..< g.outputWidth {
-                        let at = b * outSize + (oy * g.outputWidth + ox) * C
-                        maxOverWindow(out: io.out + at, source: sources.map { $0 + at }, image: image, rows: g.rows(oy), columns: g.columns(ox), g)
+                        let out = io.out + b * outSize + (oy * g.outputWidth + ox) * C
+                        let rows = g.rows(oy), columns = g.columns(ox)
+                        forEachChannelVector(C) { c, width in
+                            var best = FloatVector(repeating: -.infinity)
+                            for y in rows {
+                                for x in columns {
+                                    let value = loadVector(image + (y * g.width + x) * C + c, width)
+                                    best.replace(with: value, where: value .> best)
+                                }
+                            }
+                            storeVector(best, out + c, width)
+                        }
                     }
                 }
             }
         }
     }
 
+    /// Each output's gradient goes to the first input in its window equal to
+    /// it, times the previous layer's activation gradient when it is deferred
+    /// here. Windows that do not overlap (strides = pool size) write every
+    /// input once; overlapping ones add up.
     func backward(_ io: LayerIO, _ context: StepContext) {
         guard let dinp = io.dinp, let dout = io.dout else { return }
-        let g = window, outSize = g.positions * g.channels, sources = UnsafePointer(io.scratch[0].pointer)
+        let g = window, C = g.channels, outSize = g.positions * C, activation = io.inputActivation
+        let disjoint = g.strideY == g.kernelHeight && g.strideX == g.kernelWidth
         context.run(rows: io.B) { _, images in
             let mine = dinp + images.lowerBound * g.inputSize
-            mine.update(repeating: 0, count: images.count * g.inputSize)
+            // Inputs no window covers (or, when windows overlap, all) start at zero.
+            if !disjoint || g.outputHeight * g.strideY < g.height || g.outputWidth * g.strideX < g.width || g.padTop > 0 || g.padLeft > 0 {
+                mine.update(repeating: 0, count: images.count * g.inputSize)
+            }
             for b in images {
-                let image = dinp + b * g.inputSize
-                for k in b * outSize ..< (b + 1) * outSize { image[Int(sources[k])] += dout[k] }
-            }
-            if let previous = io.inputActivation {
-                activationBackward(dinp: mine, dout: mine, out: io.inp + images.lowerBound * g.inputSize, B: images.count, C: g.inputSize, activation: previous)
+                let image = io.inp + b * g.inputSize, gradient = dinp + b * g.inputSize
+                for oy in 0 ..< g.outputHeight {
+                    for ox in 0 ..< g.outputWidth {
+                        let at = b * outSize + (oy * g.outputWidth + ox) * C
+                        let rows = g.rows(oy), columns = g.columns(ox)
+                        forEachChannelVector(C) { c, width in
+                            let best = loadVector(io.out + at + c, width)
+                            // The maximum's input is the maximum: its activation gradient is best's.
+                            var dy = loadVector(dout + at + c, width)
+                            if let activation { dy = activationGradient(dy, output: best, activation) }
+                            var taken = best .!= best // all false
+                            for y in rows {
+                                for x in columns {
+                                    let offset = (y * g.width + x) * C + c
+                                    let first = (loadVector(image + offset, width) .== best) .& .!taken
+                                    taken = taken .| first
+                                    var share = FloatVector(repeating: 0).replacing(with: dy, where: first)
+                                    if !disjoint { share += loadVector(gradient + offset, width) }
+                                    storeVector(share, gradient + offset, width)
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 }
-
-/// out[c] = the largest image value over the window, for every channel c, and
-/// (when `source` is given) its offset in the image: the first on ties.
-/// Sixteen channels at a time, branch-free.
-@inline(__always)
-private func maxOverWindow(out: UnsafeMutablePointer<Float>, source: UnsafeMutablePointer<Float>?, image: UnsafePointer<Float>,
-                           rows: Range<Int>, columns: Range<Int>, _ g: Window2D) {
-    let C = g.channels
-    var c = 0
-    while c + FloatVector.scalarCount <= C {
-        var best = FloatVector(repeating: -.infinity), from = FloatVector(repeating: 0)
-        for y in rows {
-            for x in columns {
-                let offset = (y * g.width + x) * C + c
-                let value = loadVector(image + offset)
-                let larger = value .> best
-                best.replace(with: value, where: larger)
-                from.replace(with: FloatVector(repeating: Float(offset)) + laneOffsets, where: larger)
-            }
-        }
-        storeVector(best, out + c)
-        if let source { storeVector(from, source + c) }
-        c += FloatVector.scalarCount
-    }
-    while c < C {
-        var best = -Float.infinity, from = 0
-        for y in rows {
-            for x in columns {
-                let offset = (y * g.width + x) * C + c
-                if image[offset] > best { best = image[offset]; from = offset }
-            }
-        }
-        out[c] = best
-        source?[c] = Float(from)
-        c += 1
-    }
-}
-
-private let laneOffsets = FloatVector(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
 /// What Keras' 2-D pooling layers take: `pool_size` (2), `strides` (the pool
 /// size), `padding` ("valid").

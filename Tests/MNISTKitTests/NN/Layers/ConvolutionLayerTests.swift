@@ -1,0 +1,230 @@
+import Foundation
+import MNISTKit
+import XCTest
+
+/// Every image layer's forward pass against a direct loop written here, from
+/// Keras' definitions (channels_last; "same" pads ceil(size / stride) outputs,
+/// the extra row or column at the bottom and right).
+final class ConvolutionLayerTests: XCTestCase {
+    func layer(_ json: String) throws -> LayerSpec { try LayerSpec.parse(json) }
+
+    /// A model whose output is the layers' output, flattened (mean squared error
+    /// needs no probabilities), with every parameter drawn at random.
+    func model(_ layers: [LayerSpec], input: [Int], seed: UInt64 = 1) throws -> Model {
+        var spec = ModelSpec(layers: layers + [.flatten], loss: .meanSquaredError)
+        spec.inputShape = input
+        var probe = spec
+        probe.layers = layers + [.flatten, .dense(units: 1)]
+        let outputs = try Model(spec: probe, classCount: 1).summary.dropLast().last!.outputShape[0]
+        let model = try Model(spec: spec, classCount: outputs)
+        var generator = RandomGenerator(seed: seed)
+        for k in 0 ..< model.parameterCount { model.parameters.pointer[k] = generator.nextUnitFloat() * 2 - 1 }
+        return model
+    }
+
+    func randomInputs(_ count: Int, seed: UInt64 = 7) -> [Float] {
+        var generator = RandomGenerator(seed: seed)
+        return (0 ..< count).map { _ in generator.nextUnitFloat() }
+    }
+
+    /// Output size and the padding before, as Keras computes them.
+    func geometry(_ size: Int, _ k: Int, _ s: Int, same: Bool) -> (count: Int, before: Int) {
+        same ? ((size + s - 1) / s, max(((size + s - 1) / s - 1) * s + k - size, 0) / 2) : ((size - k) / s + 1, 0)
+    }
+
+    func naiveConvolution(_ input: [Float], B: Int, H: Int, W: Int, C: Int, kernel: [Float], bias: [Float]?, kh: Int, kw: Int, O: Int,
+                          sy: Int, sx: Int, same: Bool, activation: (Float) -> Float = { $0 }) -> [Float] {
+        let (OH, top) = geometry(H, kh, sy, same: same), (OW, left) = geometry(W, kw, sx, same: same)
+        var out = [Float]()
+        for b in 0 ..< B { for oy in 0 ..< OH { for ox in 0 ..< OW { for o in 0 ..< O {
+            var sum: Float = bias?[o] ?? 0
+            for ky in 0 ..< kh { for kx in 0 ..< kw { for c in 0 ..< C {
+                let y = oy * sy + ky - top, x = ox * sx + kx - left
+                guard y >= 0, y < H, x >= 0, x < W else { continue }
+                sum += input[((b * H + y) * W + x) * C + c] * kernel[((ky * kw + kx) * C + c) * O + o]
+            } } }
+            out.append(activation(sum))
+        } } } }
+        return out
+    }
+
+    func testConv2DMatchesADirectLoop() throws {
+        // (input, filters, kernel, strides, padding, activation)
+        let cases: [([Int], Int, [Int], [Int], String, String)] = [
+            ([5, 6, 2], 3, [3, 2], [1, 1], "valid", "linear"),
+            ([7, 5, 3], 4, [3, 3], [2, 2], "same", "relu"),
+            ([6, 6], 2, [3, 3], [1, 1], "same", "tanh"), // (H, W): one channel
+            ([9, 7, 1], 5, [5, 4], [2, 3], "valid", "linear"),
+            ([4, 4, 2], 3, [1, 1], [1, 1], "valid", "sigmoid"),
+            ([8, 8, 3], 2, [4, 4], [3, 2], "same", "linear"),
+        ]
+        for (input, filters, kernelSize, strides, padding, activation) in cases {
+            let conv = try layer(#"{"type": "conv2d", "filters": \#(filters), "kernel_size": \#(kernelSize), "strides": \#(strides), "padding": "\#(padding)", "activation": "\#(activation)"}"#)
+            let model = try model([conv], input: input)
+            let (H, W, C) = (input[0], input[1], input.count == 3 ? input[2] : 1)
+            let B = 3
+            let x = randomInputs(B * H * W * C)
+            let kernelCount = kernelSize[0] * kernelSize[1] * C * filters
+            let kernel = model.parameters.slice(0, kernelCount), bias = model.parameters.slice(kernelCount, filters)
+            let f: (Float) -> Float = ["relu": { max($0, 0) }, "tanh": { tanh($0) }, "sigmoid": { 1 / (1 + exp(-$0)) }][activation] ?? { $0 }
+            let expected = naiveConvolution(x, B: B, H: H, W: W, C: C, kernel: kernel, bias: bias, kh: kernelSize[0], kw: kernelSize[1],
+                                            O: filters, sy: strides[0], sx: strides[1], same: padding == "same", activation: f)
+            assertClose(model.predict(x), expected, tolerance: 1e-5, "\(input) \(kernelSize) \(strides) \(padding)")
+            // Two threads take images in halves and agree exactly.
+            XCTAssertEqual(model.predict(x, workers: WorkerPool(count: 2)), model.predict(x))
+        }
+    }
+
+    func testConvKernelIsStoredAsKerasStoresIt() throws {
+        let conv = try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 3}"#)
+        let model = try model([conv], input: [5, 5, 2])
+        XCTAssertEqual(model.variables.map(\.name), ["conv2d_1.kernel", "conv2d_1.bias"])
+        XCTAssertEqual(model.variables.map(\.shape), [[3, 3, 2, 4], [4]])
+        XCTAssertEqual(model.summary[0].outputShape, [3, 3, 4])
+        XCTAssertEqual(model.summary[0].parameterCount, 3 * 3 * 2 * 4 + 4)
+    }
+
+    /// Keras' glorot_uniform for a conv kernel: fans are receptive field x channels.
+    func testConvInitialiserUsesKerasFans() throws {
+        var spec = ModelSpec(layers: [try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 5}"#), .flatten,
+                                      .dense(units: 10, activation: .softmax)], loss: .categoricalCrossentropy)
+        spec.inputShape = [12, 12, 3]
+        let model = try Model(spec: spec)
+        var generator = RandomGenerator(seed: 4)
+        model.initializeParameters(generator: &generator)
+        let kernel = model.parameters.slice(0, 5 * 5 * 3 * 8)
+        let limit = (6 / Float(25 * 3 + 25 * 8)).squareRoot()
+        XCTAssertLessThanOrEqual(kernel.map(abs).max()!, limit)
+        XCTAssertGreaterThan(kernel.map(abs).max()!, limit * 0.95)
+        XCTAssertEqual(model.parameters.slice(5 * 5 * 3 * 8, 8), [Float](repeating: 0, count: 8))
+    }
+
+    /// An identity 1x1 convolution first (pooling has no parameters), then the pool.
+    func pooled(_ pool: String, input: [Int], B: Int) throws -> (model: Model, x: [Float]) {
+        let C = input[2]
+        let identity = try layer(#"{"type": "conv2d", "filters": \#(C), "kernel_size": 1, "use_bias": false}"#)
+        let model = try model([identity, try layer(pool)], input: input)
+        for i in 0 ..< C { for o in 0 ..< C { model.parameters.pointer[i * C + o] = i == o ? 1 : 0 } }
+        return (model, randomInputs(B * input.reduce(1, *)))
+    }
+
+    func naivePooling(_ input: [Float], B: Int, H: Int, W: Int, C: Int, ph: Int, pw: Int, sy: Int, sx: Int, same: Bool, average: Bool) -> [Float] {
+        let (OH, top) = geometry(H, ph, sy, same: same), (OW, left) = geometry(W, pw, sx, same: same)
+        var out = [Float]()
+        for b in 0 ..< B { for oy in 0 ..< OH { for ox in 0 ..< OW { for c in 0 ..< C {
+            var values = [Float]()
+            for ky in 0 ..< ph { for kx in 0 ..< pw {
+                let y = oy * sy + ky - top, x = ox * sx + kx - left
+                if y >= 0, y < H, x >= 0, x < W { values.append(input[((b * H + y) * W + x) * C + c]) }
+            } }
+            out.append(average ? values.reduce(0, +) / Float(values.count) : values.max()!)
+        } } } }
+        return out
+    }
+
+    func testPoolingMatchesADirectLoop() throws {
+        // (input, pool, strides or nil, padding)
+        let cases: [([Int], [Int], [Int]?, String)] = [
+            ([6, 6, 3], [2, 2], nil, "valid"),
+            ([7, 7, 2], [2, 2], nil, "valid"), // the last row and column fall outside every window
+            ([7, 5, 17], [3, 3], [2, 2], "same"), // overlapping windows, 17 channels (a vector and a tail)
+            ([5, 8, 1], [2, 3], [1, 2], "valid"),
+            ([6, 6, 4], [2, 2], [3, 3], "same"), // gaps between windows
+        ]
+        for (input, poolSize, strides, padding) in cases {
+            for kind in ["max_pooling2d", "average_pooling2d"] {
+                let stridesJSON = strides.map { #", "strides": \#($0)"# } ?? ""
+                let (model, x) = try pooled(#"{"type": "\#(kind)", "pool_size": \#(poolSize)\#(stridesJSON), "padding": "\#(padding)"}"#, input: input, B: 2)
+                let s = strides ?? poolSize
+                let expected = naivePooling(x, B: 2, H: input[0], W: input[1], C: input[2], ph: poolSize[0], pw: poolSize[1], sy: s[0], sx: s[1],
+                                            same: padding == "same", average: kind == "average_pooling2d")
+                assertClose(model.predict(x), expected, tolerance: 1e-6, "\(kind) \(input) \(poolSize) \(padding)")
+            }
+        }
+    }
+
+    func testGlobalAveragePooling() throws {
+        let (model, x) = try pooled(#"{"type": "global_average_pooling2d"}"#, input: [3, 4, 5], B: 2)
+        var expected = [Float]()
+        for b in 0 ..< 2 { for c in 0 ..< 5 {
+            expected.append((0 ..< 12).map { x[(b * 12 + $0) * 5 + c] }.reduce(0, +) / 12)
+        } }
+        assertClose(model.predict(x), expected, tolerance: 1e-6)
+    }
+
+    /// Inference: y = gamma (x - moving_mean) / sqrt(moving_variance + epsilon) + beta.
+    /// Training: the batch's mean and biased variance over every row and position,
+    /// and each moving average becomes momentum·average + (1 - momentum)·batch value.
+    func testBatchNormalizationInInferenceAndTraining() throws {
+        let C = 3, B = 4, P = 6
+        let identity = try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 1, "use_bias": false}"#)
+        let norm = try layer(#"{"type": "batch_normalization", "momentum": 0.9, "epsilon": 0.01}"#)
+        let model = try model([identity, norm], input: [2, 3, C])
+        for i in 0 ..< C { for o in 0 ..< C { model.parameters.pointer[i * C + o] = i == o ? 1 : 0 } }
+        XCTAssertEqual(model.variables.map(\.name), ["conv2d_1.kernel", "batch_normalization_1.gamma", "batch_normalization_1.beta",
+                                                     "batch_normalization_1.moving_mean", "batch_normalization_1.moving_variance"])
+        XCTAssertEqual(model.nonTrainableCount, 2 * C)
+        let gamma: [Float] = [0.5, -1.5, 2], beta: [Float] = [0.1, 0.2, -0.3], mean: [Float] = [0.4, 0.5, 0.6], variance: [Float] = [0.2, 1.5, 0.05]
+        model.parameters.assign(gamma + beta, at: C * C)
+        model.nonTrainable.assign(mean + variance)
+        let x = randomInputs(B * P * C)
+        let inference = (0 ..< B * P * C).map { k in
+            let c = k % C
+            return gamma[c] * (x[k] - mean[c]) / (variance[c] + 0.01).squareRoot() + beta[c]
+        }
+        assertClose(model.predict(x), inference, tolerance: 1e-5, "inference")
+
+        var random = RandomGenerator(seed: 1)
+        let trained = model.predict(x, training: true, random: &random)
+        let batchMean = (0 ..< C).map { c in (0 ..< B * P).map { Double(x[$0 * C + c]) }.reduce(0, +) / Double(B * P) }
+        let batchVariance = (0 ..< C).map { c in (0 ..< B * P).map { pow(Double(x[$0 * C + c]) - batchMean[c], 2) }.reduce(0, +) / Double(B * P) }
+        let training = (0 ..< B * P * C).map { k in
+            let c = k % C
+            return Float(Double(gamma[c]) * (Double(x[k]) - batchMean[c]) / (batchVariance[c] + 0.01).squareRoot() + Double(beta[c]))
+        }
+        assertClose(trained, training, tolerance: 1e-5, "training")
+        let movingMean: [Float] = (0 ..< C).map { c in Float(0.9 * Double(mean[c]) + 0.1 * batchMean[c]) }
+        let movingVariance: [Float] = (0 ..< C).map { c in Float(0.9 * Double(variance[c]) + 0.1 * batchVariance[c]) }
+        assertClose(model.nonTrainable.array, movingMean + movingVariance, tolerance: 1e-6, "moving averages")
+    }
+
+    /// Reshape and flatten are views: the values pass unchanged, in NHWC order.
+    func testReshapeAndFlattenPassValuesThrough() throws {
+        let identity = try layer(#"{"type": "dense", "units": 12, "use_bias": false}"#)
+        let model = try model([identity, try layer(#"{"type": "reshape", "target_shape": [2, -1, 3]}"#)], input: [12])
+        XCTAssertEqual(model.summary[1].outputShape, [2, 2, 3])
+        for i in 0 ..< 12 { for o in 0 ..< 12 { model.parameters.pointer[i * 12 + o] = i == o ? 1 : 0 } }
+        let x = randomInputs(24)
+        XCTAssertEqual(model.predict(x), x)
+        XCTAssertThrowsError(try Model(spec: {
+            var spec = ModelSpec(layers: [identity, try! layer(#"{"type": "reshape", "target_shape": [5, 5]}"#)], loss: .meanSquaredError)
+            spec.inputShape = [12]
+            return spec
+        }(), classCount: 25)) { XCTAssertEqual("\($0)", "layers[1].target_shape: cannot reshape (12,) (12 values) into (5, 5)") }
+    }
+
+    func testShapeErrorsNameTheLayerAndBothShapes() throws {
+        func error(_ layers: [LayerSpec], input: [Int]) -> String {
+            var spec = ModelSpec(layers: layers, loss: .categoricalCrossentropy)
+            spec.inputShape = input
+            do { _ = try Model(spec: spec); return "no error" } catch { return "\(error)" }
+        }
+        let conv = try layer(#"{"type": "conv2d", "filters": 2, "kernel_size": 5}"#)
+        XCTAssertEqual(error([conv], input: [3, 3, 1]), #"layers[0].kernel_size: a 5x5 kernel does not fit the input (3, 3, 1) with padding "valid""#)
+        XCTAssertEqual(error([.flatten, conv], input: [8, 8]),
+                       #"layers[1]: conv2d expects images (height, width, channels) but receives (64,); set input_shape to [28, 28] or add {"type": "reshape", "target_shape": [28, 28, 1]}"#)
+    }
+
+    func testSpecsRoundTripWithKerasDefaults() throws {
+        let conv = try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 3}"#)
+        XCTAssertEqual(conv.json.serialized, #"{"type":"conv2d","filters":8,"kernel_size":[3,3],"strides":[1,1],"padding":"valid","activation":"linear","use_bias":true,"kernel_initializer":"glorot_uniform","bias_initializer":"zeros"}"#)
+        let pool = try layer(#"{"type": "max_pooling2d", "pool_size": 3}"#)
+        XCTAssertEqual(pool.json.serialized, #"{"type":"max_pooling2d","pool_size":[3,3],"strides":[3,3],"padding":"valid"}"#)
+        let norm = try layer(#"{"type": "batch_normalization"}"#)
+        XCTAssertEqual(norm.json.serialized, #"{"type":"batch_normalization","momentum":0.99,"epsilon":0.001,"center":true,"scale":true}"#)
+        for spec in [conv, pool, norm, try layer(#"{"type": "reshape", "target_shape": [7, 4, 28]}"#),
+                     try layer(#"{"type": "average_pooling2d", "strides": [1, 2], "padding": "same"}"#), try layer(#"{"type": "global_average_pooling2d"}"#)] {
+            XCTAssertEqual(try LayerSpec(json: spec.json, path: "x"), spec)
+        }
+    }
+}
