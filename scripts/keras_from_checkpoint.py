@@ -24,7 +24,8 @@ IMAGE_LAYERS = {"conv2d", "max_pooling2d", "average_pooling2d", "global_average_
 VARIABLES = ["kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"]
 
 
-def build(spec, tensors):
+def build(spec, tensors=None):
+    """The spec's model in Keras; with `tensors`, their values set as its weights."""
     import keras
 
     input_shape = tuple(spec["input_shape"])
@@ -40,7 +41,7 @@ def build(spec, tensors):
         layer = getattr(keras.layers, CLASSES[kind])(**arguments)
         counts[kind] = counts.get(kind, 0) + 1
         prefix = f"{kind}_{counts[kind]}."
-        weights.append((layer, [tensors[prefix + v] for v in VARIABLES if prefix + v in tensors]))
+        weights.append((layer, [tensors[prefix + v] for v in VARIABLES if prefix + v in tensors] if tensors else []))
         layers.append(layer)
     model = keras.Sequential(layers)
     for layer, values in weights:

@@ -31,6 +31,8 @@ public final class Model {
     public let inputWidth: Int
     public let classCount: Int
     let layers: [any Layer]
+    /// Each variable's initialiser and fans, in `variables` order.
+    private let initializers: [VariableDeclaration]
     /// For each layer, how the passes run it: see `LayerIO`.
     let lossAppliesSoftmax: [Bool]
     let activationGradientDone: [Bool]
@@ -118,12 +120,10 @@ public final class Model {
         nonTrainable = FloatBuffer(count: layout.nonTrainableCount)
     }
 
-    private let initializers: [VariableDeclaration]
-
     /// Draws the initial weights (Keras' initialisers), variable by variable in layer order.
     public func initializeParameters(generator: inout RandomGenerator) {
         for (slot, declaration) in zip(variables, initializers) {
-            let values = (slot.trainable ? parameters : nonTrainable).pointer + slot.offset
+            let values = buffer(of: slot).pointer + slot.offset
             let limit: Float
             switch declaration.initializer {
             case .zeros: values.update(repeating: 0, count: slot.count); continue

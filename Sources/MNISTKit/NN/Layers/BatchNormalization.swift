@@ -48,7 +48,7 @@ struct BatchNormalization: Layer {
     /// 0: the batch mean and 1 / sqrt(variance + epsilon); 1: per-channel scale
     /// and shift (or backward's coefficients); 2: each thread's partial sums, as doubles.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
-        [2 * channels, 3 * channels, 2 * (T + 2) * channels]
+        [2 * channels, 3 * channels, 2 * 2 * (T + 1) * channels]
     }
 
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
@@ -56,12 +56,13 @@ struct BatchNormalization: Layer {
         let statistics = io.scratch[0].pointer, mean = statistics, inverse = statistics + C
         let coefficients = io.scratch[1].pointer
         if io.training {
-            let sums = channelSums(io, context, rows: R, result: 0) { x, _ in Double(x) }
-            for c in 0 ..< C { mean[c] = Float(sums[c] / Double(R)) }
-            let squares = channelSums(io, context, rows: R, result: 1) { x, c in let d = Double(x - mean[c]); return d * d }
+            // Σx and Σx² in one pass, in doubles (no cancellation at these sizes).
+            let sums = channelSums(io, context, rows: R, gradient: nil)
             let m = Float(momentum)
             for c in 0 ..< C {
-                let variance = Float(squares[c] / Double(R))
+                let batchMean = sums[c] / Double(R)
+                let variance = Float(max(sums[C + c] / Double(R) - batchMean * batchMean, 0))
+                mean[c] = Float(batchMean)
                 inverse[c] = 1 / (variance + Float(epsilon)).squareRoot()
                 moving[movingMean + c] = moving[movingMean + c] * m + mean[c] * (1 - m)
                 moving[movingVariance + c] = moving[movingVariance + c] * m + variance * (1 - m)
@@ -91,11 +92,11 @@ struct BatchNormalization: Layer {
         guard let dout = io.dout else { return }
         let C = channels, R = io.B * positions, w = context.parameters, dw = context.gradients
         let mean = UnsafePointer(io.scratch[0].pointer), inverse = mean + C
-        let sums = channelSums(io, context, rows: R, gradient: dout, result: 0) { _, dy, _ in Double(dy) }
-        let products = channelSums(io, context, rows: R, gradient: dout, result: 1) { x, dy, c in Double(dy) * Double((x - mean[c]) * inverse[c]) }
+        // Σdy and Σdy·x in one pass; Σdy·x̂ = inverse (Σdy·x - mean Σdy).
+        let sums = channelSums(io, context, rows: R, gradient: dout)
         let a = io.scratch[1].pointer, b = a + C, d = a + 2 * C
         for c in 0 ..< C {
-            let dbeta = Float(sums[c]), dgamma = Float(products[c])
+            let dbeta = Float(sums[c]), dgamma = Float((sums[C + c] - Double(mean[c]) * sums[c]) * Double(inverse[c]))
             if let beta { dw[beta + c] = dbeta }
             if let gamma { dw[gamma + c] = dgamma }
             let g = gamma.map { w[$0 + c] } ?? 1
@@ -110,9 +111,9 @@ struct BatchNormalization: Layer {
                     let x = io.inp + r * C, dy = dout + r * C, dx = dinp + r * C
                     for c in 0 ..< C { dx[c] = a[c] * dy[c] + b[c] * x[c] + d[c] }
                 }
-                if let previous = io.inputActivation {
+                if let previous = io.inputActivation, !rows.isEmpty {
                     let at = rows.lowerBound * C
-                    activationBackward(dinp: dinp + at, dout: dinp + at, out: io.inp + at, B: rows.count, C: rows.count == 0 ? 0 : C, activation: previous)
+                    activationBackward(dinp: dinp + at, dout: dinp + at, out: io.inp + at, B: rows.count, C: C, activation: previous)
                 }
             }
         }
@@ -120,33 +121,34 @@ struct BatchNormalization: Layer {
         if let beta { context.update(beta ..< beta + C) }
     }
 
-    /// Per-channel sums of `term(x, c)` over R rows into result slot 0 or 1:
-    /// each thread sums its rows in order, the threads' sums are added in thread order.
-    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, result: Int,
-                             _ term: (Float, Int) -> Double) -> UnsafeMutablePointer<Double> {
-        channelSums(io, context, rows: R, gradient: nil, result: result) { x, _, c in term(x, c) }
-    }
-
-    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, gradient: UnsafePointer<Float>?, result: Int,
-                             _ term: (Float, Float, Int) -> Double) -> UnsafeMutablePointer<Double> {
+    /// Per channel, over R rows: Σx and Σx² (no gradient), or Σdy and Σdy·x.
+    /// Each thread sums its rows in order; the threads' sums are added in
+    /// thread order. Returns 2C doubles: the first sums, then the second.
+    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, gradient: UnsafePointer<Float>?) -> UnsafeMutablePointer<Double> {
         let C = channels, T = context.threads
-        let partials = UnsafeMutableRawPointer(io.scratch[2].pointer).bindMemory(to: Double.self, capacity: (T + 2) * C)
+        let partials = UnsafeMutableRawPointer(io.scratch[2].pointer).bindMemory(to: Double.self, capacity: 2 * (T + 1) * C)
         context.run(rows: R) { t, rows in
-            let sum = partials + t * C
-            sum.update(repeating: 0, count: C)
+            let first = partials + 2 * t * C, second = first + C
+            first.update(repeating: 0, count: 2 * C)
             for r in rows {
                 let x = io.inp + r * C
                 if let gradient {
                     let dy = gradient + r * C
-                    for c in 0 ..< C { sum[c] += term(x[c], dy[c], c) }
+                    for c in 0 ..< C {
+                        first[c] += Double(dy[c])
+                        second[c] += Double(dy[c]) * Double(x[c])
+                    }
                 } else {
-                    for c in 0 ..< C { sum[c] += term(x[c], 0, c) }
+                    for c in 0 ..< C {
+                        first[c] += Double(x[c])
+                        second[c] += Double(x[c]) * Double(x[c])
+                    }
                 }
             }
         }
-        let total = partials + (T + result) * C
-        total.update(repeating: 0, count: C)
-        for t in 0 ..< T { for c in 0 ..< C { total[c] += partials[t * C + c] } }
+        let total = partials + 2 * T * C
+        total.update(repeating: 0, count: 2 * C)
+        for t in 0 ..< T { for k in 0 ..< 2 * C { total[k] += partials[2 * t * C + k] } }
         return total
     }
 }
