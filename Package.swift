@@ -16,11 +16,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // zlib for gzip-compressed IDX files and CRC-32; only Data/Zlib.swift imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(
-            name: "MNISTKit", dependencies: ["CBLAS", "CZlib"],
-            // Float.squareRoot() reaches C's sqrtf; without errno semantics the
-            // optimizer loops vectorise (about 3x faster updates).
-            swiftSettings: [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
+        // An errno-free square root, so the optimizer loops vectorise; only NN/Optimizers.swift imports it.
+        .systemLibrary(name: "CFloatMath", path: "Sources/CFloatMath"),
+        .target(name: "MNISTKit", dependencies: ["CBLAS", "CZlib", "CFloatMath"]),
         // Terminal-facing helpers shared by the two commands: the library never prints.
         .target(
             name: "CLISupport",

@@ -23,7 +23,7 @@ for target in "${targets[@]}"; do
     if [ ! -x "$binary" ] || [ -n "$(find Sources/MNISTKit "$source" -newer "$binary" -name '*.swift' | head -1)" ]; then
         echo "Building $binary"
         swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name MNISTKit \
-            -I Sources/CBLAS -I Sources/CZlib -Xcc -fno-math-errno \
+            -I Sources/CBLAS -I Sources/CZlib -I Sources/CFloatMath \
             $library "$source" -lopenblas -lz -o "$binary"
     fi
     mkdir -p "$out/corpus/$target"

@@ -1,3 +1,4 @@
+import CFloatMath
 import Foundation
 
 /// Updates one flat parameter buffer from one flat gradient buffer; its slots
@@ -64,13 +65,13 @@ public final class Optimizer {
             case (false, false):
                 for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
-                    w[k] -= lr * g[k] / (r[k] + eps).squareRoot()
+                    w[k] -= lr * g[k] / errno_free_sqrtf(r[k] + eps)
                 }
             case (false, true):
                 let m = slot("momentum")
                 for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
-                    m[k] = mu * m[k] + lr * g[k] / (r[k] + eps).squareRoot()
+                    m[k] = mu * m[k] + lr * g[k] / errno_free_sqrtf(r[k] + eps)
                     w[k] -= m[k]
                 }
             case (true, false):
@@ -78,14 +79,14 @@ public final class Optimizer {
                 for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
                     a[k] = rho * a[k] + (1 - rho) * g[k]
-                    w[k] -= lr * g[k] / (r[k] - a[k] * a[k] + eps).squareRoot()
+                    w[k] -= lr * g[k] / errno_free_sqrtf(r[k] - a[k] * a[k] + eps)
                 }
             case (true, true):
                 let a = slot("average_gradient"), m = slot("momentum")
                 for k in range {
                     r[k] = rho * r[k] + (1 - rho) * g[k] * g[k]
                     a[k] = rho * a[k] + (1 - rho) * g[k]
-                    m[k] = mu * m[k] + lr * g[k] / (r[k] - a[k] * a[k] + eps).squareRoot()
+                    m[k] = mu * m[k] + lr * g[k] / errno_free_sqrtf(r[k] - a[k] * a[k] + eps)
                     w[k] -= m[k]
                 }
             }
@@ -95,7 +96,7 @@ public final class Optimizer {
             let s = slot("accumulator")
             for k in range {
                 s[k] += g[k] * g[k]
-                w[k] -= lr * g[k] / (s[k] + eps).squareRoot()
+                w[k] -= lr * g[k] / errno_free_sqrtf(s[k] + eps)
             }
         case let .adam(learningRate, beta1, beta2, epsilon):
             // Adam (keras.optimizers.Adam; Kingma and Ba 2014): α = η sqrt(1-β₂ᵗ) / (1-β₁ᵗ);
@@ -107,7 +108,7 @@ public final class Optimizer {
             for k in range {
                 m[k] += (g[k] - m[k]) * (1 - b1)
                 v[k] += (g[k] * g[k] - v[k]) * (1 - b2)
-                w[k] -= alpha * m[k] / (v[k].squareRoot() + eps)
+                w[k] -= alpha * m[k] / (errno_free_sqrtf(v[k]) + eps)
             }
         }
     }
