@@ -27,7 +27,9 @@ eval: build
 	$(BIN)/mnist-eval $(CHECKPOINT)
 
 # Trains CONFIG (the seed model) for 3 epochs and prints speed, the sgemm bound, memory and eval
-# time (JSON last). DATA, if set, is the dataset folder (`make bench CONFIG=mnist-cnn.json DATA=...`).
+# time (JSON last). DATA is the dataset folder; for the digit configs (mnist-*) it defaults to the
+# MNIST files beside the project, ../shared/data/mnist, when they are there.
+DATA ?= $(if $(findstring mnist-,$(CONFIG)),$(wildcard ../shared/data/mnist))
 bench: build
 	$(BIN)/mnist-bench --config $(CONFIG) $(if $(DATA),--data $(DATA))
 

@@ -1,6 +1,9 @@
 import Foundation
 import MNISTKit
 
+/// "1 epoch", "3 epochs".
+public func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
+
 /// Four decimals, as Keras prints metrics.
 public func fourDecimals(_ value: Double) -> String { String(format: "%.4f", value) }
 

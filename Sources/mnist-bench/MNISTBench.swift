@@ -9,7 +9,8 @@ import MNISTKit
 struct MNISTBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist-bench",
-        abstract: "Measure training speed against the sgemm bound, memory and evaluation time.")
+        abstract: "Measure training speed against the sgemm bound, memory and evaluation time.",
+        version: toolVersion)
 
     @Option(help: "Model spec.")
     var config = "dense512.json"
@@ -74,6 +75,9 @@ struct MNISTBench: ParsableCommand {
                             steps.step * 1e3, (steps.step - steps.withoutUpdate) * 1e3, steps.gather * 1e3, steps.sgemm * 1e3))
         }
 
+        let layers = layerBreakdown(trainer, train: train, workers: workers, count: 50)
+        printOut("per layer (medians of 50 steps, ms): " + layers.map { "\($0.layer) \(String(format: "%.2f", $0.forwardSeconds * 1e3))/\(String(format: "%.2f", $0.backwardSeconds * 1e3))" }.joined(separator: ", "))
+
         let usage = rusage.current()
         let evalSeconds = try timeProcess("mnist-eval", [output, "--data", directory])
 
@@ -85,6 +89,9 @@ struct MNISTBench: ParsableCommand {
             ("epoch_over_sgemm_bound", .number(rounded(epochMedian / sgemmMedian, 2))),
             ("step_over_sgemm_bound", steps.map { .number(rounded($0.step / $0.sgemm, 2)) } ?? .null),
             ("step_breakdown_ms", steps?.breakdown ?? .null),
+            ("layer_forward_backward_ms", .object(layers.filter { $0.forwardSeconds + $0.backwardSeconds > 0 }.map {
+                ($0.layer, .array([.number(rounded($0.forwardSeconds * 1e3, 2)), .number(rounded($0.backwardSeconds * 1e3, 2))]))
+            })),
             ("openblas_threaded_sgemm_seconds", .number(rounded(wholeMedian))),
             ("epoch_over_openblas_threaded_sgemm", .number(rounded(epochMedian / wholeMedian, 2))),
             ("peak_rss_mb", .number(rounded(Double(usage.ru_maxrss) / 1024, 1))),
@@ -147,6 +154,27 @@ struct MNISTBench: ParsableCommand {
             }
         }
         return StepTimes(step: median(step), withoutUpdate: median(withoutUpdate), gather: median(gather), sgemm: median(sgemm))
+    }
+
+    /// Medians, over `count` full-batch training steps, of each layer's forward
+    /// and backward time (the update included in backward, as the step fuses it).
+    func layerBreakdown(_ trainer: Trainer, train: Dataset, workers: WorkerPool, count: Int) -> [LayerTimes] {
+        let model = trainer.model, B = min(trainer.spec.batchSize, trainer.trainingIndices.count)
+        let workspace = model.makeWorkspace(capacity: B, training: true, threads: workers.count)
+        var generator = RandomGenerator(seed: 0)
+        let samples: [[LayerTimes]] = withDenormalsFlushedToZero {
+            (0 ..< count).map { k in
+                let first = k * B % (trainer.trainingIndices.count - B + 1)
+                trainer.trainingIndices.withUnsafeBufferPointer {
+                    model.gather(UnsafeBufferPointer(rebasing: $0[first ..< first + B]), from: train, into: workspace, workers: workers)
+                }
+                return model.timeLayers(workspace, B: B, optimizer: trainer.optimizer, workers: workers, dropout: &generator)
+            }
+        }
+        return samples[0].indices.map { i in
+            LayerTimes(layer: samples[0][i].layer, forwardSeconds: median(samples.map { $0[i].forwardSeconds }),
+                       backwardSeconds: median(samples.map { $0[i].backwardSeconds }))
+        }
     }
 
     /// Runs each phase's calls on the pool, thread t making its share, with

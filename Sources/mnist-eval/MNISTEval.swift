@@ -68,7 +68,7 @@ struct MNISTEval: ParsableCommand {
             ])
             printOut(object.serialized)
         } else {
-            printOut("\(checkpoint): \"\(loaded.spec.name)\" after \(loaded.state.epochsCompleted) epochs, \(split.rawValue) split of \(loaded.dataset) (\(dataset.count) samples)")
+            printOut("\(checkpoint): \"\(loaded.spec.name)\" after \(counted(loaded.state.epochsCompleted, "epoch")), \(split.rawValue) split of \(loaded.dataset) (\(dataset.count) samples)")
             printOut("loss: \(fourDecimals(evaluation.loss)) - accuracy: \(fourDecimals(evaluation.accuracy))")
             printOut("")
             printOut(confusionTable(report, names: names))

@@ -11,12 +11,14 @@ struct MNISTTrain: ParsableCommand {
         discussion: """
             Writes a checkpoint after every epoch and prints the final line \
             `test_loss: X - test_accuracy: Y` for the dataset's test split. \
+            Give --config (a fresh run) or --resume (continue a checkpoint), or both. \
             Exit codes: 0 ok, 64 bad command line, 65 bad input, 66 missing file, \
-            70 training diverged, 73 cannot write the checkpoint.
+            70 training diverged, 73 cannot write the checkpoint, 130 interrupted by SIGINT, \
+            143 by SIGTERM.
             """,
         version: toolVersion)
 
-    @Option(help: "Model spec (JSON). A name that is not a path is looked up in configs/.")
+    @Option(help: "Model spec (JSON); this or --resume is needed. A name that is not a path is looked up in configs/.")
     var config: String?
 
     @Option(help: "Continue training from this checkpoint (its spec is used; --epochs is the total).")
@@ -120,7 +122,7 @@ struct MNISTTrain: ParsableCommand {
                 if terminal { printOut("") }
                 let signal = Interruption.received ?? SIGINT
                 let kept = trainer.state.epochsCompleted > firstEpoch ? output : resume
-                let saved = kept.map { "\($0) holds \(trainer.state.epochsCompleted) completed epochs; resume with: mnist-train --resume \($0)" }
+                let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: mnist-train --resume \($0)" }
                     ?? "no epoch completed, so no checkpoint was written"
                 throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
                                  status: Interruption.exitStatus(signal))

@@ -132,6 +132,8 @@ final class TrainAndEvalTests: XCTestCase {
         let box = try Sandbox()
         let args = ["--data", box.data.path, "--threads", "1", "--quiet"]
         XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--epochs", "1", "--output", box.path("a.ckpt")] + args).status, 0)
+        let one = try runTool("mnist-eval", [box.path("a.ckpt"), "--data", box.data.path])
+        XCTAssertTrue(one.stdout.contains("\"synthetic\" after 1 epoch, test split"), one.stdout)
         let resumed = try runTool("mnist-train", ["--resume", box.path("a.ckpt"), "--epochs", "3", "--output", box.path("a.ckpt"), "--data", box.data.path, "--threads", "1"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stdout.contains("resuming after epoch 1"), resumed.stdout)
@@ -175,6 +177,10 @@ final class TrainAndEvalTests: XCTestCase {
         }
         let evalHelp = try runTool("mnist-eval", ["--help"])
         for flag in ["--data", "--split", "--json", "--threads", "--show-errors"] { XCTAssertTrue(evalHelp.stdout.contains(flag), "help lacks \(flag)") }
-        XCTAssertEqual(try runTool("mnist-train", ["--version"]).stdout, toolVersion + "\n")
+        XCTAssertTrue(help.stdout.contains("this or --resume is needed"), help.stdout)
+        XCTAssertTrue(help.stdout.contains("130 interrupted by SIGINT, 143 by SIGTERM"), help.stdout)
+        for tool in ["mnist-train", "mnist-eval", "mnist-bench"] {
+            XCTAssertEqual(try runTool(tool, ["--version"]).stdout, toolVersion + "\n", tool)
+        }
     }
 }

@@ -30,8 +30,9 @@ struct SpecObject {
             throw ConfigError(path: path, message: "expected an object, got \(value.kindDescription)")
         }
         for member in members where !allowedKeys.contains(member.key) {
+            let suggestion = nearest(member.key, in: allowedKeys).map { "did you mean \"\($0)\"? " } ?? ""
             throw ConfigError(path: SpecObject.join(path, member.key),
-                              message: "unknown key; expected one of \(allowedKeys.joined(separator: ", "))")
+                              message: "unknown key; \(suggestion)expected one of \(allowedKeys.joined(separator: ", "))")
         }
         self.members = members
         self.path = path
@@ -132,4 +133,26 @@ extension SpecObject {
 
 extension Array where Element == Int {
     var json: JSONValue { .array(map { .number(Double($0)) }) }
+}
+
+/// The candidate closest to `word` in edit distance, if it is a plausible
+/// misspelling: at most a third of the word's letters (and 1 at least) differ.
+func nearest(_ word: String, in candidates: [String]) -> String? {
+    let limit = max(1, word.count / 3)
+    let scored = candidates.map { ($0, editDistance(word, $0)) }.filter { $0.1 <= limit }
+    return scored.min { $0.1 < $1.1 }?.0
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var previous = Array(0 ... b.count), current = previous
+    for i in 1 ... max(a.count, 1) where !a.isEmpty {
+        current[0] = i
+        for j in stride(from: 1, through: b.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return a.isEmpty ? b.count : previous[b.count]
 }

@@ -1,3 +1,5 @@
+import Dispatch
+
 // The step executor: runs the layers forward, scores the loss, and runs them
 // backward with each slice of parameters updated while it is in cache.
 
@@ -131,4 +133,40 @@ extension Model {
 extension WorkerPool {
     /// One thread: the caller's.
     public static let serial = WorkerPool(count: 1)
+}
+
+/// Where one training step's time goes, layer by layer (for the benchmark).
+public struct LayerTimes: Sendable {
+    public let layer: String
+    public let forwardSeconds: Double
+    public let backwardSeconds: Double
+
+    public init(layer: String, forwardSeconds: Double, backwardSeconds: Double) {
+        (self.layer, self.forwardSeconds, self.backwardSeconds) = (layer, forwardSeconds, backwardSeconds)
+    }
+}
+
+extension Model {
+    /// Runs one training step on the first `B` rows of `workspace` (made for
+    /// training on `workers`), timing each layer's forward and backward pass;
+    /// the update is applied as in `trainStep`.
+    public func timeLayers(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool,
+                           dropout generator: inout RandomGenerator) -> [LayerTimes] {
+        func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+        var forwardTimes = [Double](repeating: 0, count: layers.count), backwardTimes = forwardTimes
+        let context = context(workers, optimizer: optimizer)
+        for (i, layer) in layers.enumerated() where !layer.isView {
+            let start = now()
+            layer.forward(io(i, workspace, B: B), context, random: &generator)
+            forwardTimes[i] = Double(now() - start) / 1e9
+        }
+        _ = score(workspace, B: B, workers: workers, withGradient: true)
+        optimizer.beginStep()
+        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !layers[i].isView {
+            let start = now()
+            layers[i].backward(io(i, workspace, B: B), context)
+            backwardTimes[i] = Double(now() - start) / 1e9
+        }
+        return layers.indices.map { LayerTimes(layer: summary[$0].name, forwardSeconds: forwardTimes[$0], backwardSeconds: backwardTimes[$0]) }
+    }
 }

@@ -59,9 +59,10 @@ struct Conv2D: Layer {
     var deferrableActivation: Activation? { activation.isElementWise ? activation : nil }
     var appliesInputActivationGradient: Bool { true }
 
-    /// Images per im2col chunk: about 1 MiB of columns, so a chunk is still in
-    /// cache when its sgemm reads it.
-    var chunk: Int { max(1, (1 << 18) / (window.positions * window.patchSize)) }
+    /// Images per im2col chunk: about 1 MiB of columns and outputs, so the
+    /// columns are in cache when sgemm reads them, and its outputs when the
+    /// bias and activation pass reads them.
+    var chunk: Int { max(1, (1 << 18) / (window.positions * (window.patchSize + filters))) }
 
     /// 0: the columns (the whole batch's in training, kept for the kernel's
     /// gradient; a chunk per thread otherwise). 1: each thread's chunk of input
