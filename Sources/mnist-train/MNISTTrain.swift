@@ -42,7 +42,7 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Checkpoint written after every epoch.")
     var output = "model.ckpt"
 
-    @Option(help: "Append one JSON object per epoch to this file.")
+    @Option(help: "Write one JSON object per epoch to this file (a fresh run starts it anew, --resume appends).")
     var metrics: String?
 
     @Flag(name: .customLong("save-best"), help: "Also keep the checkpoint with the best val_accuracy (next to --output, as *.best.ckpt).")
@@ -91,7 +91,8 @@ struct MNISTTrain: ParsableCommand {
             guard let handle = FileHandle(forWritingAtPath: metrics) else {
                 throw UsageError("\(metrics): cannot open the metrics file for writing", status: ExitStatus.cannotCreate)
             }
-            handle.seekToEndOfFile()
+            // A fresh run starts the file afresh; a resumed one continues it.
+            if resume == nil { handle.truncateFile(atOffset: 0) } else { handle.seekToEndOfFile() }
             metricsFile = handle
         }
 

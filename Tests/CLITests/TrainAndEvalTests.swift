@@ -131,11 +131,16 @@ final class TrainAndEvalTests: XCTestCase {
     func testResumeContinuesToTheTotalEpochs() throws {
         let box = try Sandbox()
         let args = ["--data", box.data.path, "--threads", "1", "--quiet"]
-        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--epochs", "1", "--output", box.path("a.ckpt")] + args).status, 0)
+        let metrics = ["--metrics", box.path("a.jsonl")]
+        // A metrics file from an earlier run is started afresh, then continued by the resume.
+        try Data("{\"epoch\":9}\n".utf8).write(to: URL(fileURLWithPath: box.path("a.jsonl")))
+        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--epochs", "1", "--output", box.path("a.ckpt")] + args + metrics).status, 0)
         let one = try runTool("mnist-eval", [box.path("a.ckpt"), "--data", box.data.path])
         XCTAssertTrue(one.stdout.contains("\"synthetic\" after 1 epoch, test split"), one.stdout)
-        let resumed = try runTool("mnist-train", ["--resume", box.path("a.ckpt"), "--epochs", "3", "--output", box.path("a.ckpt"), "--data", box.data.path, "--threads", "1"])
+        let resumed = try runTool("mnist-train", ["--resume", box.path("a.ckpt"), "--epochs", "3", "--output", box.path("a.ckpt"), "--data", box.data.path, "--threads", "1"] + metrics)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let epochs = try String(contentsOfFile: box.path("a.jsonl"), encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0))["epoch"] }
+        XCTAssertEqual(epochs, [.number(1), .number(2), .number(3)])
         XCTAssertTrue(resumed.stdout.contains("resuming after epoch 1"), resumed.stdout)
         XCTAssertFalse(resumed.stdout.contains("epoch 1/3"))
         XCTAssertTrue(resumed.stdout.contains("epoch 2/3"))

@@ -148,8 +148,9 @@ public final class Model {
 }
 
 /// Buffers for one batch size and thread count, allocated once: the input
-/// rows, each layer's output and output gradient (a view shares its input's),
-/// each layer's scratch, labels. A smaller last batch uses the leading rows.
+/// rows, each layer's output and output gradient (a view shares its input's;
+/// in inference two buffers serve every layer in turn), each layer's scratch,
+/// labels. A smaller last batch uses the leading rows.
 public final class Workspace {
     public let capacity: Int
     public let threads: Int
@@ -169,14 +170,23 @@ public final class Workspace {
         self.training = training
         var activations = [FloatBuffer(count: capacity * model.inputWidth)]
         var gradients = [FloatBuffer(count: 0)]
+        // Inference needs each output only until the next layer has read it:
+        // two buffers, taken in turn, hold them all.
+        let widest = model.summary.map { $0.outputShape.reduce(1, *) }.max() ?? 0
+        let pingPong = training ? [] : [FloatBuffer(count: capacity * widest), FloatBuffer(count: capacity * widest)]
+        var computed = 0
         for (layer, summary) in zip(model.layers, model.summary) {
             if layer.isView {
                 activations.append(activations.last!)
                 gradients.append(gradients.last!)
+            } else if !training {
+                activations.append(pingPong[computed % 2])
+                gradients.append(gradients[0])
+                computed += 1
             } else {
                 let width = summary.outputShape.reduce(1, *)
                 activations.append(FloatBuffer(count: capacity * width))
-                gradients.append(FloatBuffer(count: training ? capacity * width : 0))
+                gradients.append(FloatBuffer(count: capacity * width))
             }
         }
         self.activations = activations
