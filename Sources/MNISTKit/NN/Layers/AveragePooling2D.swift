@@ -2,23 +2,14 @@
 // side. Shapes: B images of (H, W, C) in, (OH, OW, C) out. With "same" padding
 // a window at the edge averages only the values inside the image, as Keras does.
 
-struct AveragePooling2D: Layer {
+struct AveragePooling2D: Pooling2DLayer {
     static let typeName = "average_pooling2d"
     static let kerasClassName = "AveragePooling2D"
-    static let argumentNames = PoolingArguments.names
 
     var pooling: PoolingArguments
     var window = Window2D()
 
-    init(spec: SpecObject) throws(ConfigError) { pooling = try PoolingArguments(spec: spec) }
-    var arguments: [(key: String, value: JSONValue)] { pooling.json }
-
-    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
-        window = try pooling.window(input: input, layer: Self.typeName, path: path)
-        return [window.outputHeight, window.outputWidth, window.channels]
-    }
-
-    var appliesInputActivationGradient: Bool { true }
+    init(pooling: PoolingArguments) { self.pooling = pooling }
 
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let g = window, C = g.channels, outSize = g.positions * C

@@ -3,23 +3,14 @@
 // window's maximum again (the first on ties) by comparing the input with the
 // output, so the forward keeps nothing; sixteen channels at a time, branch-free.
 
-struct MaxPooling2D: Layer {
+struct MaxPooling2D: Pooling2DLayer {
     static let typeName = "max_pooling2d"
     static let kerasClassName = "MaxPooling2D"
-    static let argumentNames = PoolingArguments.names
 
     var pooling: PoolingArguments
     var window = Window2D()
 
-    init(spec: SpecObject) throws(ConfigError) { pooling = try PoolingArguments(spec: spec) }
-    var arguments: [(key: String, value: JSONValue)] { pooling.json }
-
-    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
-        window = try pooling.window(input: input, layer: Self.typeName, path: path)
-        return [window.outputHeight, window.outputWidth, window.channels]
-    }
-
-    var appliesInputActivationGradient: Bool { true }
+    init(pooling: PoolingArguments) { self.pooling = pooling }
 
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let g = window, C = g.channels, outSize = g.positions * C
@@ -103,17 +94,34 @@ struct PoolingArguments: Sendable {
         strides = try spec.pair("strides", default: poolSize)
         padding = try spec.choice("padding", default: .valid, noun: "padding")
     }
+}
 
-    var json: [(key: String, value: JSONValue)] {
-        [("pool_size", poolSize.json), ("strides", strides.json), ("padding", .string(padding.rawValue))]
+/// The spec and shapes that max and average pooling share; each file keeps its
+/// forward and backward.
+protocol Pooling2DLayer: Layer {
+    var pooling: PoolingArguments { get }
+    var window: Window2D { get set }
+    init(pooling: PoolingArguments)
+}
+
+extension Pooling2DLayer {
+    static var argumentNames: [String] { PoolingArguments.names }
+
+    init(spec: SpecObject) throws(ConfigError) { self.init(pooling: try PoolingArguments(spec: spec)) }
+
+    var arguments: [(key: String, value: JSONValue)] {
+        [("pool_size", pooling.poolSize.json), ("strides", pooling.strides.json), ("padding", .string(pooling.padding.rawValue))]
     }
 
-    func window(input: [Int], layer: String, path: String) throws(ConfigError) -> Window2D {
-        let image = try imageShape(input, layer: layer, path: path)
-        let window = Window2D(height: image.height, width: image.width, channels: image.channels, kernel: poolSize, strides: strides, padding: padding)
+    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
+        let image = try imageShape(input, layer: Self.typeName, path: path)
+        let (poolSize, strides) = (pooling.poolSize, pooling.strides)
+        window = Window2D(height: image.height, width: image.width, channels: image.channels, kernel: poolSize, strides: strides, padding: pooling.padding)
         guard window.positions > 0 else {
             throw ConfigError(path: path + ".pool_size", message: "a \(poolSize[0])x\(poolSize[1]) pool does not fit the input \(formatShape(input)) with padding \"valid\"")
         }
-        return window
+        return [window.outputHeight, window.outputWidth, window.channels]
     }
+
+    var appliesInputActivationGradient: Bool { true }
 }
