@@ -27,16 +27,17 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Dataset folder holding the four IDX files (overrides the name lookup).")
     var data: String?
 
-    @Option(help: "Epochs in total (overrides the spec).")
+    // `.unconditional`: "--epochs -1" is a bad value to report, not a missing one.
+    @Option(parsing: .unconditional, help: "Epochs in total (overrides the spec).")
     var epochs: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Samples per batch (overrides the spec).")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Samples per batch (overrides the spec).")
     var batchSize: Int?
 
     @Option(help: "Random seed for initialisation, shuffling and dropout (overrides the spec).")
     var seed: UInt64?
 
-    @Option(help: "Threads (default: all cores); the same count gives the same results.")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores); the same count gives the same results.")
     var threads: Int?
 
     @Option(help: "Checkpoint written after every epoch.")
