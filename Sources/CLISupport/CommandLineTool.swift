@@ -75,10 +75,12 @@ extension ParsableCommand {
                 printOut(message)
                 Glibc.exit(0)
             }
-            // ArgumentParser adds usage lines after the message; keep the first.
+            // One error line (ArgumentParser's message, with its "did you mean"),
+            // then its usage line and the pointer to --help.
             let first = message.split(separator: "\n").first.map(String.init) ?? "invalid command line"
-            let trimmed = first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
-            printError("error: \(trimmed)")
+            printError("error: \(first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first)")
+            printError("Usage: \(usageString())")
+            printError("  See '\(configuration.commandName ?? "the tool") --help' for more information.")
             Glibc.exit(status == 1 ? ExitStatus.usage : status)
         }
         do {

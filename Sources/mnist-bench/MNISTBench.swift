@@ -30,6 +30,7 @@ struct MNISTBench: ParsableCommand {
     static func main() { runAsTool() }
 
     func validate() throws {
+        try validateThreads(threads)
         if epochs < 2 { throw ValidationError("--epochs must be 2 or more, received: \(epochs)") }
     }
 

@@ -58,7 +58,6 @@ struct MNISTTrain: ParsableCommand {
     static func main() { runAsTool() }
 
     func validate() throws {
-        guard config != nil || resume != nil else { throw ValidationError("give --config PATH, or --resume CHECKPOINT") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be a positive integer, received: \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be a positive integer, received: \(batchSize)") }
         try validateThreads(threads)
@@ -68,6 +67,8 @@ struct MNISTTrain: ParsableCommand {
     }
 
     func run() throws {
+        // Here, not in validate(): a misspelled option (--confg) is reported first.
+        guard config != nil || resume != nil else { throw UsageError("give --config PATH, or --resume CHECKPOINT") }
         let workers = workerPool(threads: threads)
 
         let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed)

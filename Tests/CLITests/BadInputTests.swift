@@ -18,6 +18,11 @@ final class BadInputTests: XCTestCase {
             (["--config", box.config.path, "--batch-size", "0"], "--batch-size must be a positive integer, received: 0"),
             (["--config", box.config.path, "--epochs", "many"], "many"),
             (["--config", box.config.path, "--frobnicate"], "--frobnicate"),
+            // The real mistake first, even with no --config.
+            (["--foo"], "Unknown option '--foo'"),
+            (["--confg", "x.json"], "Unknown option '--confg'. Did you mean '--config'?"),
+            (["--resum", "a.ckpt"], "Unknown option '--resum'. Did you mean '--resume'?"),
+            (["help"], "Unexpected argument 'help'"),
             (["--config"], "--config"),
         ]
         for (arguments, message) in cases {
@@ -26,6 +31,8 @@ final class BadInputTests: XCTestCase {
         assertFailure(try runTool("mnist-eval", []), status: 64, "checkpoint")
         assertFailure(try runTool("mnist-eval", ["x.ckpt", "--split", "validation"]), status: 64, "validation")
         assertFailure(try runTool("mnist-eval", ["x.ckpt", "--threads", "0"]), status: 64, "--threads")
+        assertFailure(try runTool("mnist-bench", ["--threads", "0"]), status: 64, "--threads must be from 1 to 256, received: 0")
+        assertFailure(try runTool("mnist-bench", ["--epochs", "1"]), status: 64, "--epochs must be 2 or more, received: 1")
     }
 
     func testMissingFilesExitSixtySix() throws {
