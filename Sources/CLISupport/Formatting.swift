@@ -1,4 +1,5 @@
 import Foundation
+@preconcurrency import Glibc
 import MNISTKit
 
 /// "1 epoch", "3 epochs".
@@ -28,12 +29,26 @@ public func progressBar(_ done: Int, of total: Int, width: Int = 30) -> String {
 
 /// The running line while an epoch trains (redrawn in place on a terminal):
 /// `epoch 2/5  312/469 [=========>....] ETA 1s - loss: 0.3825 - accuracy: 0.8606`.
-public func progressLine(_ progress: BatchProgress) -> String {
-    let width = String(progress.batchCount).count
+/// It fits in `width` columns less one (a line that wraps cannot be redrawn in
+/// place): the bar shortens first, down to nothing, as Keras' progress bar does,
+/// and only then is the line cut.
+public func progressLine(_ progress: BatchProgress, width: Int = 80) -> String {
+    let digits = String(progress.batchCount).count
     let perBatch = progress.seconds / Double(max(progress.batch, 1))
     let eta = Int((perBatch * Double(progress.batchCount - progress.batch)).rounded())
-    return "epoch \(progress.epoch)/\(progress.epochs)  \(String(progress.batch).leftPadded(width))/\(progress.batchCount) "
-        + "\(progressBar(progress.batch, of: progress.batchCount)) ETA \(eta)s - loss: \(fourDecimals(progress.loss)) - accuracy: \(fourDecimals(progress.accuracy))"
+    let head = "epoch \(progress.epoch)/\(progress.epochs)  \(String(progress.batch).leftPadded(digits))/\(progress.batchCount) "
+    let tail = "ETA \(eta)s - loss: \(fourDecimals(progress.loss)) - accuracy: \(fourDecimals(progress.accuracy))"
+    let room = width - 1 - head.count - tail.count - 3 // brackets and a space
+    let line = room >= 5 ? head + progressBar(progress.batch, of: progress.batchCount, width: min(room, 30)) + " " + tail : head + tail
+    return String(line.prefix(max(width - 1, 1)))
+}
+
+/// The terminal's width in columns: asked of the terminal, else `$COLUMNS`, else 80.
+public func terminalColumns() -> Int {
+    var size = winsize()
+    if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+    if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+    return 80
 }
 
 /// The line an epoch leaves behind:

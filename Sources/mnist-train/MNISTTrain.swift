@@ -119,7 +119,7 @@ struct MNISTTrain: ParsableCommand {
                 report = try trainer.runEpoch { progress in
                     guard terminal, progress.seconds - lastDraw >= 0.1 || progress.batch == progress.batchCount else { return }
                     lastDraw = progress.seconds
-                    printOut("\r" + progressLine(progress) + "\u{1B}[K", terminator: "")
+                    printOut("\r" + progressLine(progress, width: terminalColumns()) + "\u{1B}[K", terminator: "")
                 }
             } catch let TrainingError.stopped(epoch, batch) {
                 if terminal { printOut("") }
