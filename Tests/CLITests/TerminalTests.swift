@@ -19,21 +19,9 @@ final class TerminalTests: XCTestCase {
         let name = "/dev/pts/\(number)"
         var size = winsize(ws_row: 24, ws_col: UInt16(columns), ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "COLUMNS")
-        for (key, value) in environment { env[key] = value }
-        let argv = ([productsDirectory.appendingPathComponent(tool).path] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, name, O_RDWR, 0)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0]!, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
+        var environment = environment
+        if environment["COLUMNS"] == nil { environment["COLUMNS"] = "" } // the terminal's own size, not the test runner's
+        let pid = try spawn([productsDirectory.appendingPathComponent(tool).path] + arguments, environment: environment, stdout: name, stderr: nil)
         var output = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
         // The tool's writes block when nobody reads; read until its side closes (EIO).

@@ -24,6 +24,32 @@ let productsDirectory: URL = {
     return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 }()
 
+/// Starts `argv` with posix_spawn: the test's environment without MNIST_DATA_DIR,
+/// plus `environment`; stdin from /dev/null, stdout to the file (or terminal)
+/// `stdout`, stderr to `stderr` or, when nil, to the same place as stdout.
+func spawn(_ argv: [String], environment: [String: String], stdout: String, stderr: String?) throws -> pid_t {
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "MNIST_DATA_DIR")
+    for (key, value) in environment { env[key] = value }
+    let cArguments = argv.map { strdup($0) } + [nil]
+    let cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (cArguments + cEnvironment).forEach { free($0) } }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    if let stderr {
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    } else {
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, cEnvironment)
+    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
+    return pid
+}
+
 /// Runs a built tool with posix_spawn and watches it until it exits: exit status,
 /// signal, time and peak memory.
 func runTool(_ tool: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
@@ -34,27 +60,11 @@ func runTool(_ tool: String, _ arguments: [String], in directory: URL? = nil, en
         try? FileManager.default.removeItem(at: outFile)
         try? FileManager.default.removeItem(at: errFile)
     }
-    var env = ProcessInfo.processInfo.environment
-    env.removeValue(forKey: "MNIST_DATA_DIR")
-    for (key, value) in environment { env[key] = value }
     let executable = productsDirectory.appendingPathComponent(tool).path
     // A working directory goes through sh, which then execs the tool in its place.
     let command = directory.map { ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$0\" \"$@\"", executable, $0.path] } ?? [executable]
-    let argv = (command + arguments).map { strdup($0) } + [nil]
-    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, errFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-
     let start = Date()
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, envp)
-    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
+    let pid = try spawn(command + arguments, environment: environment, stdout: outFile.path, stderr: errFile.path)
     var status: Int32 = 0
     var peakKB = 0
     while waitpid(pid, &status, WNOHANG) == 0 {
