@@ -43,6 +43,9 @@ public func exitStatus(for error: Error) -> Int32 {
         if case .diverged = error { return ExitStatus.software }
         return ExitStatus.interrupted
     case let error as UsageError: return error.status
+    case let error as OutputPathProblem:
+        if case .cannotWrite = error { return ExitStatus.cannotCreate }
+        return ExitStatus.usage
     case is PlanError: return ExitStatus.usage
     default: return ExitStatus.software
     }

@@ -76,6 +76,9 @@ struct MNISTTrain: ParsableCommand {
         if saveBest, spec.validationSplit == 0 {
             throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")
         }
+        // Before any data is read: a bad --output must not cost a whole epoch.
+        let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
+        for path in [output] + (saveBest ? [bestPath] : []) { try checkCheckpointPath(path) }
         let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
         let trainer = try plan.makeTrainer(train: train, workers: workers)
@@ -108,7 +111,6 @@ struct MNISTTrain: ParsableCommand {
         Interruption.install()
         trainer.shouldStop = { Interruption.received != nil }
         let terminal = standardOutputIsTerminal && !quiet
-        let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
         var bestAccuracy = -1.0
         let firstEpoch = trainer.state.epochsCompleted
         while trainer.state.epochsCompleted < spec.epochs {

@@ -90,6 +90,19 @@ final class BadInputTests: XCTestCase {
         let box = try Sandbox()
         assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("no/dir/m.ckpt")]),
                       status: 73, box.path("no/dir/m.ckpt") + ": cannot write checkpoint: No such file or directory")
+        // Checked before any data is read, by --dry-run too; nothing was written.
+        let missingData = box.path("no-such-data")
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", missingData, "--output", box.path("no/dir/m.ckpt"), "--dry-run"]),
+                      status: 73, box.path("no/dir/m.ckpt") + ": cannot write checkpoint: No such file or directory")
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", missingData, "--output", box.root.path + "/"]),
+                      status: 64, box.root.path + "/: is a folder; name the checkpoint file, e.g. " + box.root.path + "/model.ckpt")
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", missingData, "--output", box.root.path]),
+                      status: 64, ": is a folder")
+        let config = try Data(contentsOf: box.config)
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.config.path]),
+                      status: 64, box.config.path + ": exists and is not an mnist-train checkpoint; not overwriting it (choose another --output)")
+        XCTAssertEqual(try Data(contentsOf: box.config), config)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: box.root.path).filter { $0.hasPrefix(".mnist-train-probe") }, [])
     }
 
     func testDamagedDataAndHostileHeaders() throws {

@@ -39,3 +39,43 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws(CheckpointError) 
         close(folderDescriptor)
     }
 }
+
+/// Why a checkpoint path cannot be used, found before any training.
+public enum OutputPathProblem: Error, Equatable, CustomStringConvertible {
+    /// The path names a folder (or ends in "/").
+    case isFolder(path: String)
+    /// Something else is there: writing would destroy a file that is not a checkpoint.
+    case notACheckpoint(path: String)
+    /// The folder is missing or refuses new files: the system's reason.
+    case cannotWrite(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .isFolder(path):
+            return "\(path): is a folder; name the checkpoint file, e.g. \((path as NSString).appendingPathComponent("model.ckpt"))"
+        case let .notACheckpoint(path):
+            return "\(path): exists and is not an mnist-train checkpoint; not overwriting it (choose another --output)"
+        case let .cannotWrite(path, reason):
+            return "\(path): cannot write checkpoint: \(reason)"
+        }
+    }
+}
+
+/// Checks, before training, that a checkpoint can be written to `path`: not a
+/// folder, not some other file, and its folder takes new files (a file is
+/// created there and removed, which also catches read-only file systems).
+public func checkCheckpointPath(_ path: String) throws(OutputPathProblem) {
+    var isDirectory: ObjCBool = false
+    if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+        throw .isFolder(path: path)
+    }
+    if FileManager.default.fileExists(atPath: path) {
+        do { _ = try Checkpoint.load(path: path) } catch { throw .notACheckpoint(path: path) }
+    }
+    let directory = (path as NSString).deletingLastPathComponent
+    let probe = "\(directory.isEmpty ? "." : directory)/.mnist-train-probe-\(getpid())"
+    let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw .cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+    close(descriptor)
+    unlink(probe)
+}
