@@ -40,8 +40,8 @@ struct MNISTTrain: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads (default: all cores); the same count gives the same results.")
     var threads: Int?
 
-    @Option(help: "Checkpoint written after every epoch.")
-    var output = "model.ckpt"
+    @Option(help: "Checkpoint written after every epoch (default: the --resume checkpoint, else model.ckpt).")
+    var output: String?
 
     @Option(help: "Write one JSON object per epoch to this file (a fresh run starts it anew, --resume appends).")
     var metrics: String?
@@ -61,7 +61,7 @@ struct MNISTTrain: ParsableCommand {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be a positive integer, received: \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be a positive integer, received: \(batchSize)") }
         try validateThreads(threads)
-        if saveBest, resume == nil, output.hasSuffix(".best.ckpt") {
+        if saveBest, resume == nil, (output ?? "model.ckpt").hasSuffix(".best.ckpt") {
             throw ValidationError("--output must not end in .best.ckpt when --save-best is set")
         }
     }
@@ -76,6 +76,8 @@ struct MNISTTrain: ParsableCommand {
         if saveBest, spec.validationSplit == 0 {
             throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")
         }
+        // A resumed run writes back to its own checkpoint unless told otherwise.
+        let output = self.output ?? resume ?? "model.ckpt"
         // Before any data is read: a bad --output must not cost a whole epoch.
         let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
         for path in [output] + (saveBest ? [bestPath] : []) { try checkCheckpointPath(path) }
@@ -127,7 +129,10 @@ struct MNISTTrain: ParsableCommand {
                 if terminal { printOut("") }
                 let signal = Interruption.received ?? SIGINT
                 let kept = trainer.state.epochsCompleted > firstEpoch ? output : resume
-                let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: mnist-train --resume \($0)" }
+                // A command that continues the same file when run from any folder.
+                let command = (["mnist-train", "--resume", absolutePath(kept ?? "")] + (data.map { ["--data", absolutePath($0)] } ?? []))
+                    .map(shellQuoted).joined(separator: " ")
+                let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: \(command)" }
                     ?? "no epoch completed, so no checkpoint was written"
                 throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
                                  status: Interruption.exitStatus(signal))

@@ -66,7 +66,7 @@ final class InterruptionTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 130)
         XCTAssertEqual(message.split(separator: "\n").count, 1, message)
-        XCTAssertNotNil(message.range(of: #"^error: interrupted by SIGINT in epoch \d+( after batch \d+)?; .+ holds (1 completed epoch|(0|[2-9]|\d{2,}) completed epochs); resume with: mnist-train --resume .+model\.ckpt\n$"#,
+        XCTAssertNotNil(message.range(of: #"^error: interrupted by SIGINT in epoch \d+( after batch \d+)?; .+ holds (1 completed epoch|(0|[2-9]|\d{2,}) completed epochs); resume with: mnist-train --resume /\S+/model\.ckpt --data /\S+/data/synthetic\n$"#,
                                       options: .regularExpression), message)
     }
 
