@@ -103,11 +103,14 @@ struct MNISTTrain: ParsableCommand {
             metricsFile = handle
         }
 
-        if !quiet {
+        let nothingLeft = trainer.state.epochsCompleted >= spec.epochs
+        if !quiet, nothingLeft {
+            printOut("\(resume ?? output) already holds \(counted(trainer.state.epochsCompleted, "completed epoch")) of \(spec.epochs); nothing to train (give a larger --epochs to continue)")
+        } else if !quiet {
             let resumed = trainer.state.epochsCompleted > 0 ? ", resuming after epoch \(trainer.state.epochsCompleted)" : ""
             printOut("Training \"\(spec.name)\" on \(spec.dataset) (\(trainer.trainingIndices.count) samples"
                 + (trainer.validationIndices.isEmpty ? "" : ", \(trainer.validationIndices.count) for validation")
-                + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(workers.count) threads\(resumed)")
+                + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(counted(workers.count, "thread"))\(resumed)")
         }
 
         Interruption.install()
@@ -141,6 +144,11 @@ struct MNISTTrain: ParsableCommand {
             let checkpoint = Checkpoint(trainer: trainer)
             try checkpoint.save(to: output)
             if saveBest, let validation = report.validation, validation.accuracy > bestAccuracy {
+                // As Keras' ModelCheckpoint(save_best_only=True, verbose=1) says it.
+                if !quiet {
+                    let before = bestAccuracy < 0 ? "-inf" : fourDecimals(bestAccuracy)
+                    printOut("val_accuracy improved from \(before) to \(fourDecimals(validation.accuracy)), saving to \(bestPath)")
+                }
                 bestAccuracy = validation.accuracy
                 try checkpoint.save(to: bestPath)
             }
@@ -149,6 +157,7 @@ struct MNISTTrain: ParsableCommand {
             }
         }
         try? metricsFile?.close()
+        if !quiet, !nothingLeft { printOut("saved \(output) after \(counted(trainer.state.epochsCompleted, "epoch"))") }
 
         let result = trainer.model.evaluate(test, workers: workers)
         printOut("test_loss: \(fourDecimals(result.loss)) - test_accuracy: \(fourDecimals(result.accuracy))")

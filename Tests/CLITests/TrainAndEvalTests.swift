@@ -11,16 +11,17 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertEqual(train.stderr, "")
         let lines = train.stdout.split(separator: "\n").map(String.init)
-        // Not a terminal: a header, one line per epoch, the final test line.
-        XCTAssertEqual(lines.count, 5, train.stdout)
+        // Not a terminal: a header, one line per epoch, where the checkpoint went, the final test line.
+        XCTAssertEqual(lines.count, 6, train.stdout)
+        XCTAssertEqual(lines[4], "saved \(box.path("model.ckpt")) after 3 epochs")
         XCTAssertTrue(lines[0].hasPrefix("Training \"synthetic\" on synthetic (400 samples) - 442 params - OpenBLAS "), lines[0])
-        XCTAssertTrue(lines[0].hasSuffix(", 1 threads"), lines[0])
+        XCTAssertTrue(lines[0].hasSuffix(", 1 thread"), lines[0])
         for epoch in 1 ... 3 {
             XCTAssertNotNil(lines[epoch].range(of: #"^epoch \#(epoch)/3  13/13 \[=+\] \d+\.\ds \d+ms/step - loss: \d\.\d{4} - accuracy: \d\.\d{4}$"#,
                                                options: .regularExpression), lines[epoch])
         }
         XCTAssertFalse(train.stdout.contains("\r"))
-        let final = lines[4]
+        let final = lines[5]
         XCTAssertNotNil(final.range(of: #"^test_loss: \d+\.\d{4} - test_accuracy: \d\.\d{4}$"#, options: .regularExpression), final)
 
         let metrics = try String(contentsOfFile: box.path("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
@@ -143,6 +144,9 @@ final class TrainAndEvalTests: XCTestCase {
         let more = try runTool("mnist-train", ["--resume", box.path("a.ckpt"), "--epochs", "4", "--data", box.data.path, "--threads", "1", "--quiet"], in: box.root)
         XCTAssertEqual(more.status, 0, more.stderr)
         XCTAssertEqual(try Checkpoint.load(path: box.path("a.ckpt")).state.epochsCompleted, 4)
+        let done = try runTool("mnist-train", ["--resume", box.path("a.ckpt"), "--data", box.data.path])
+        XCTAssertEqual(done.status, 0, done.stderr)
+        XCTAssertTrue(done.stdout.hasPrefix("\(box.path("a.ckpt")) already holds 4 completed epochs of 4; nothing to train (give a larger --epochs to continue)\ntest_loss: "), done.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: box.path("model.ckpt")))
         let epochs = try String(contentsOfFile: box.path("a.jsonl"), encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0))["epoch"] }
         XCTAssertEqual(epochs, [.number(1), .number(2), .number(3)])
@@ -167,6 +171,10 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("(320 samples, 80 for validation)"), result.stdout)
         XCTAssertNotNil(result.stdout.range(of: #"val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}"#, options: .regularExpression))
         XCTAssertTrue(FileManager.default.fileExists(atPath: box.path("v.best.ckpt")))
+        // Keras' ModelCheckpoint words: from -inf the first time, then only on improvement.
+        let improvements = result.stdout.split(separator: "\n").filter { $0.hasPrefix("val_accuracy improved from ") }
+        XCTAssertTrue(improvements.first?.hasPrefix("val_accuracy improved from -inf to ") ?? false, result.stdout)
+        XCTAssertTrue(improvements.allSatisfy { $0.hasSuffix(", saving to \(box.path("v.best.ckpt"))") }, result.stdout)
         let first = try JSONParser.parse(String(try String(contentsOfFile: box.path("m.jsonl"), encoding: .utf8).split(separator: "\n")[0]))
         XCTAssertNotNil(first["val_accuracy"])
     }
