@@ -4,7 +4,7 @@ BIN := .build/release
 CONFIG ?= dense512.json
 CHECKPOINT ?= model.ckpt
 
-.PHONY: setup build test train eval bench bench-reference fuzz clean
+.PHONY: setup build test train eval bench bench-reference fuzz install install-files clean
 
 setup:
 	@scripts/setup.sh
@@ -42,6 +42,17 @@ bench-reference: build
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# Installs the tools into PREFIX/bin and the example configs into PREFIX/share/mnist-train/configs,
+# where `--config NAME` finds them from any folder.
+PREFIX ?= /usr/local
+install: build
+	$(MAKE) install-files PREFIX=$(PREFIX)
+
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mnist-train/configs
+	install -m 755 $(BIN)/mnist-train $(BIN)/mnist-eval $(BIN)/mnist-bench $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 configs/*.json $(DESTDIR)$(PREFIX)/share/mnist-train/configs/
 
 clean:
 	rm -rf .build .build-fuzz

@@ -18,3 +18,12 @@ public func workerPool(threads: Int?) -> WorkerPool {
 public func datasetLocator(data: String?) -> DatasetLocator {
     DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
 }
+
+/// Where `--config NAME` is looked up after the name itself: `configs/` here,
+/// then `share/mnist-train/configs` beside the folder of the running tool (where
+/// `make install` puts the examples).
+public func configSearchDirectories() -> [String] {
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    let prefix = executable.deletingLastPathComponent().deletingLastPathComponent()
+    return ["configs", prefix.appendingPathComponent("share/mnist-train/configs").path]
+}

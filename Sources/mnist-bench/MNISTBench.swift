@@ -36,7 +36,7 @@ struct MNISTBench: ParsableCommand {
 
     func run() throws {
         let workers = workerPool(threads: threads)
-        var spec = try ModelSpec.load(path: config)
+        var spec = try ModelSpec.load(path: config, searchDirectories: configSearchDirectories())
         spec.epochs = epochs
         let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)

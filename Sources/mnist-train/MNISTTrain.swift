@@ -18,7 +18,7 @@ struct MNISTTrain: ParsableCommand {
             """,
         version: toolVersion)
 
-    @Option(help: "Model spec (JSON); this or --resume is needed. A name that is not a path is looked up in configs/.")
+    @Option(help: "Model spec (JSON); this or --resume is needed. A bare name is also looked up in ./configs/, then in the installed examples.")
     var config: String?
 
     @Option(help: "Continue training from this checkpoint (its spec is used; --epochs is the total).")
@@ -71,7 +71,8 @@ struct MNISTTrain: ParsableCommand {
         guard config != nil || resume != nil else { throw UsageError("give --config PATH, or --resume CHECKPOINT") }
         let workers = workerPool(threads: threads)
 
-        let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed)
+        let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed,
+                                    configSearch: configSearchDirectories())
         let spec = plan.spec
         if saveBest, spec.validationSplit == 0 {
             throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")

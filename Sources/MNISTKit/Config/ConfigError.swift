@@ -4,19 +4,20 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible {
     public var file: String?
     public let path: String
     public let message: String
+    /// The file itself is missing (exit 66 rather than 65).
+    public let isMissingFile: Bool
 
-    public init(file: String? = nil, path: String, message: String) {
+    public init(file: String? = nil, path: String, message: String, isMissingFile: Bool = false) {
         self.file = file
         self.path = path
         self.message = message
+        self.isMissingFile = isMissingFile
     }
 
     public var description: String {
         [file, path.isEmpty ? nil : path, message].compactMap { $0 }.joined(separator: ": ")
     }
 
-    /// True when the file itself is missing (exit 66 rather than 65).
-    public var isMissingFile: Bool { message == FileProblem.notFound.description }
 }
 
 /// Reads one JSON object of a spec, refusing keys it does not know, and checks

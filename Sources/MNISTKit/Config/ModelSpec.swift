@@ -68,12 +68,15 @@ public struct ModelSpec: Equatable, Sendable {
     static let topKeys = ["version", "name", "dataset", "input_shape", "layers", "loss", "optimizer", "metrics",
                           "epochs", "batch_size", "validation_split", "shuffle", "seed"]
 
-    /// Reads a spec file; a path that does not exist is also tried under `configs/`.
-    public static func load(path: String, configsDirectory: String = "configs") throws(ConfigError) -> ModelSpec {
+    /// Reads a spec file. A bare name (no "/") that is not a file here is looked
+    /// up in each of `searchDirectories` in turn (`configs/`, then the configs
+    /// installed beside the tools); if none has it, the error lists where it looked.
+    public static func load(path: String, searchDirectories: [String] = ["configs"]) throws(ConfigError) -> ModelSpec {
         var resolved = path
-        if !FileManager.default.fileExists(atPath: path), !path.contains("/"),
-           FileManager.default.fileExists(atPath: "\(configsDirectory)/\(path)") {
-            resolved = "\(configsDirectory)/\(path)"
+        var searched = [path]
+        if !FileManager.default.fileExists(atPath: path), !path.contains("/") {
+            searched += searchDirectories.map { "\($0)/\(path)" }
+            resolved = searched.dropFirst().first { FileManager.default.fileExists(atPath: $0) } ?? path
         }
         let bytes: [UInt8]
         do {
@@ -81,7 +84,8 @@ public struct ModelSpec: Equatable, Sendable {
             bytes = try file.read(upTo: min(file.size, 1 << 20) + 1)
             guard bytes.count <= 1 << 20 else { throw FileProblem.system("larger than 1 MiB; a model spec is a small JSON file") }
         } catch let problem as FileProblem {
-            throw ConfigError(file: path, path: "", message: problem.description)
+            let looked = problem == .notFound && searched.count > 1 ? "; looked in: \(searched.joined(separator: ", "))" : ""
+            throw ConfigError(file: path, path: "", message: problem.description + looked, isMissingFile: problem == .notFound)
         } catch {
             throw ConfigError(file: path, path: "", message: "\(error)")
         }

@@ -5,13 +5,15 @@ public struct TrainingPlan {
     public let checkpoint: Checkpoint?
     public let checkpointPath: String?
 
-    public init(configPath: String?, resumePath: String?, epochs: Int?, batchSize: Int?, seed: UInt64?) throws {
+    /// `configSearch`: where a bare config name is looked up (see `ModelSpec.load`).
+    public init(configPath: String?, resumePath: String?, epochs: Int?, batchSize: Int?, seed: UInt64?,
+                configSearch: [String] = ["configs"]) throws {
         var spec: ModelSpec
         if let resumePath {
             let checkpoint = try Checkpoint.load(path: resumePath)
             spec = checkpoint.spec
             if let configPath {
-                let given = try ModelSpec.load(path: configPath)
+                let given = try ModelSpec.load(path: configPath, searchDirectories: configSearch)
                 guard given.sameArchitecture(as: spec) else {
                     throw ConfigError(file: configPath, path: "", message: "describes a different model than the checkpoint \(resumePath) (layers, input, loss and optimizer must match)")
                 }
@@ -24,7 +26,7 @@ public struct TrainingPlan {
             }
             self.checkpoint = checkpoint
         } else if let configPath {
-            spec = try ModelSpec.load(path: configPath)
+            spec = try ModelSpec.load(path: configPath, searchDirectories: configSearch)
             if let seed { spec.seed = seed }
             checkpoint = nil
         } else {

@@ -103,8 +103,13 @@ final class ModelSpecTests: XCTestCase {
         XCTAssertThrowsError(try ModelSpec.load(path: bad.path)) {
             XCTAssertEqual("\($0)", bad.path + ": layers[0].units: expected a positive integer, got 0")
         }
-        // A bare name falls back to configs/.
-        XCTAssertEqual(try ModelSpec.load(path: "dense512.json", configsDirectory: packageRoot.appendingPathComponent("configs").path).name, "dense512")
+        // A bare name falls back to each search folder in turn; when none has it, the error lists them.
+        let configs = packageRoot.appendingPathComponent("configs").path
+        XCTAssertEqual(try ModelSpec.load(path: "dense512.json", searchDirectories: [directory.path, configs]).name, "dense512")
+        XCTAssertThrowsError(try ModelSpec.load(path: "nosuch.json", searchDirectories: [directory.path, configs])) {
+            XCTAssertEqual("\($0)", "nosuch.json: no such file; looked in: nosuch.json, \(directory.path)/nosuch.json, \(configs)/nosuch.json")
+            XCTAssertTrue(($0 as? ConfigError)?.isMissingFile ?? false)
+        }
     }
 
     func testJSONParserHandlesEscapesAndRejectsNonsense() throws {
