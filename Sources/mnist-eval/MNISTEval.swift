@@ -58,13 +58,18 @@ struct MNISTEval: ParsableCommand {
         if json {
             let perClass = (0 ..< dataset.classCount).map { c -> JSONValue in
                 .object([("class", .number(Double(c))), ("name", .string(names[c])),
-                         ("precision", .number(report.precision(c))), ("recall", .number(report.recall(c)))])
+                         ("precision", .number(report.precision(c))), ("recall", .number(report.recall(c))),
+                         ("f1", .number(report.f1(c))), ("support", .number(Double(report.support(c))))])
+            }
+            func averages(_ a: ClassificationReport.Averages) -> JSONValue {
+                .object([("precision", .number(a.precision)), ("recall", .number(a.recall)), ("f1", .number(a.f1))])
             }
             let object = JSONValue.object([
                 ("loss", .number(evaluation.loss)), ("accuracy", .number(evaluation.accuracy)),
                 ("samples", .number(Double(evaluation.samples))),
                 ("confusion", .array(report.confusion.map { .array($0.map { .number(Double($0)) }) })),
                 ("per_class", .array(perClass)),
+                ("macro_avg", averages(report.macroAverage)), ("weighted_avg", averages(report.weightedAverage)),
             ])
             printOut(object.serialized)
         } else {
@@ -72,6 +77,8 @@ struct MNISTEval: ParsableCommand {
             printOut("loss: \(fourDecimals(evaluation.loss)) - accuracy: \(fourDecimals(evaluation.accuracy))")
             printOut("")
             printOut(confusionTable(report, names: names))
+            printOut("")
+            printOut(averagesTable(report))
         }
 
         var shown = 0
@@ -82,6 +89,17 @@ struct MNISTEval: ParsableCommand {
             let size = dataset.sampleSize
             printOut(textArt(pixels: dataset.images[index * size ..< (index + 1) * size], width: dataset.imageShape[1] * dataset.imageShape[2]))
         }
+    }
+
+    /// scikit-learn's classification_report summary rows.
+    func averagesTable(_ report: ClassificationReport) -> String {
+        func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        func row(_ name: String, _ a: ClassificationReport.Averages) -> String {
+            name.padding(toLength: 13, withPad: " ", startingAt: 0) + pad(fourDecimals(a.precision), 10) + pad(fourDecimals(a.recall), 8)
+                + pad(fourDecimals(a.f1), 10) + pad(String(report.samples), 9)
+        }
+        return [String(repeating: " ", count: 13) + pad("precision", 10) + pad("recall", 8) + pad("f1-score", 10) + pad("support", 9),
+                row("macro avg", report.macroAverage), row("weighted avg", report.weightedAverage)].joined(separator: "\n")
     }
 
     /// Rows are true classes, columns predictions; then precision and recall per class.

@@ -45,6 +45,13 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertEqual(rows.count, 10)
         XCTAssertEqual(perClass.count, 10)
         XCTAssertEqual(String(format: "%.4f", jsonAccuracy), accuracy)
+        // Weighted recall is accuracy; macro and weighted rows in the text report too.
+        guard case let .number(weightedRecall)? = report["weighted_avg"]?["recall"], case .number? = report["macro_avg"]?["f1"] else {
+            return XCTFail(json.stdout)
+        }
+        XCTAssertEqual(weightedRecall, jsonAccuracy, accuracy: 1e-12)
+        XCTAssertNotNil(eval.stdout.range(of: #"\nmacro avg +\d\.\d{4} +\d\.\d{4} +\d\.\d{4} +100\nweighted avg +\d\.\d{4} +\#(accuracy) +\d\.\d{4} +100"#,
+                                          options: .regularExpression), eval.stdout)
         // The confusion matrix accounts for every sample, and its diagonal for the accuracy.
         let counts = rows.map { row -> [Int] in
             guard case let .array(cells) = row else { return [] }

@@ -25,6 +25,32 @@ public struct ClassificationReport: Equatable, Sendable {
         let actual = confusion[c].reduce(0, +)
         return actual == 0 ? 0 : Double(confusion[c][c]) / Double(actual)
     }
+
+    /// The harmonic mean of precision and recall (0 when both are), as scikit-learn's f1_score.
+    public func f1(_ c: Int) -> Double {
+        let p = precision(c), r = recall(c)
+        return p + r == 0 ? 0 : 2 * p * r / (p + r)
+    }
+
+    /// The samples that are `c`.
+    public func support(_ c: Int) -> Int { confusion[c].reduce(0, +) }
+
+    public struct Averages: Equatable, Sendable {
+        public let precision: Double, recall: Double, f1: Double
+    }
+
+    /// The plain mean over classes (scikit-learn's "macro avg").
+    public var macroAverage: Averages { average { _ in 1 } }
+
+    /// The mean over classes weighted by their support ("weighted avg").
+    public var weightedAverage: Averages { average { Double(support($0)) } }
+
+    private func average(_ weight: (Int) -> Double) -> Averages {
+        let classes = confusion.indices
+        let total = classes.reduce(0) { $0 + weight($1) }
+        func mean(_ value: (Int) -> Double) -> Double { total == 0 ? 0 : classes.reduce(0) { $0 + weight($1) * value($1) } / total }
+        return Averages(precision: mean(precision), recall: mean(recall), f1: mean(f1))
+    }
 }
 
 /// An image as text: one character per pixel, darker characters for brighter pixels.

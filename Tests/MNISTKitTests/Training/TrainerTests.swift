@@ -80,6 +80,16 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(report.precision(0), 0.5)
         XCTAssertEqual(report.recall(1), 1)
         XCTAssertEqual(report.precision(2), 0)
+        // By hand: F1 per class 0.5, 0.8 (P 2/3, R 1), 0; supports 2, 2, 1.
+        XCTAssertEqual(report.f1(1), 0.8, accuracy: 1e-12)
+        XCTAssertEqual(report.f1(2), 0)
+        let macro = report.macroAverage, weighted = report.weightedAverage
+        XCTAssertEqual(macro.precision, (0.5 + 2.0 / 3) / 3, accuracy: 1e-12)
+        XCTAssertEqual(macro.recall, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(macro.f1, 1.3 / 3, accuracy: 1e-12)
+        XCTAssertEqual(weighted.precision, (0.5 * 2 + 2.0 / 3 * 2) / 5, accuracy: 1e-12)
+        XCTAssertEqual(weighted.recall, 0.6, accuracy: 1e-12)
+        XCTAssertEqual(weighted.f1, 0.52, accuracy: 1e-12)
         XCTAssertEqual(textArt(pixels: [0, 255, 128, 30], width: 2), " @\n+.")
     }
 }
