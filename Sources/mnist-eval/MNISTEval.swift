@@ -15,7 +15,7 @@ struct MNISTEval: ParsableCommand {
             """,
         version: toolVersion)
 
-    enum Split: String, ExpressibleByArgument, CaseIterable { case test, train }
+    enum Split: String, ExpressibleByArgument, CaseIterable { case test, train, validation }
 
     @Argument(help: "Checkpoint file.")
     var checkpoint: String
@@ -23,7 +23,7 @@ struct MNISTEval: ParsableCommand {
     @Option(help: "Dataset folder holding the four IDX files (default: the checkpoint's dataset, looked up by name).")
     var data: String?
 
-    @Option(help: "Which split to evaluate.")
+    @Option(help: "Which split to evaluate: test, train (all of it, the validation samples included), or validation (the samples the checkpoint's validation_split held out).")
     var split: Split = .test
 
     @Flag(help: "Print one JSON object instead of the report.")
@@ -50,9 +50,21 @@ struct MNISTEval: ParsableCommand {
         try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
         let (model, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
 
-        var predictions = [Int32](repeating: 0, count: dataset.count)
-        let evaluation = predictions.withUnsafeMutableBufferPointer { model.evaluate(dataset, workers: workers, predictions: $0.baseAddress!) }
-        let report = ClassificationReport(labels: dataset.labels, predictions: predictions, classCount: dataset.classCount)
+        // The validation samples are the checkpoint's own: the same seeded split training made.
+        var samples: [Int32]?
+        if split == .validation {
+            guard loaded.spec.validationSplit > 0 else {
+                throw UsageError("--split validation: \(checkpoint) was trained without a validation_split; use --split train or test")
+            }
+            samples = try Trainer.split(samples: dataset.count, spec: loaded.spec).validation
+        }
+        let order = samples ?? (0 ..< Int32(dataset.count)).map { $0 }
+        var predictions = [Int32](repeating: 0, count: order.count)
+        let evaluation = predictions.withUnsafeMutableBufferPointer {
+            model.evaluate(dataset, indices: samples, workers: workers, predictions: $0.baseAddress!)
+        }
+        let labels = order.map { dataset.labels[Int($0)] }
+        let report = ClassificationReport(labels: labels, predictions: predictions, classCount: dataset.classCount)
         let names = classNames(forDataset: loaded.dataset, classCount: dataset.classCount)
 
         if json {
@@ -73,7 +85,9 @@ struct MNISTEval: ParsableCommand {
             ])
             printOut(object.serialized)
         } else {
-            printOut("\(checkpoint): \"\(loaded.spec.name)\" after \(counted(loaded.state.epochsCompleted, "epoch")), \(split.rawValue) split of \(loaded.dataset) (\(dataset.count) samples)")
+            let heldOut = Int((Double(dataset.count) * loaded.spec.validationSplit).rounded())
+            let included = split == .train && heldOut > 0 ? ", the \(heldOut) validation samples included" : ""
+            printOut("\(checkpoint): \"\(loaded.spec.name)\" after \(counted(loaded.state.epochsCompleted, "epoch")), \(split.rawValue) split of \(loaded.dataset) (\(order.count) samples\(included))")
             printOut("loss: \(fourDecimals(evaluation.loss)) - accuracy: \(fourDecimals(evaluation.accuracy))")
             printOut("")
             printOut(confusionTable(report, names: names))
@@ -82,9 +96,9 @@ struct MNISTEval: ParsableCommand {
         }
 
         var shown = 0
-        for index in 0 ..< dataset.count where shown < showErrors && Int32(dataset.labels[index]) != predictions[index] {
+        for k in order.indices where shown < showErrors && Int32(labels[k]) != predictions[k] {
             shown += 1
-            let label = Int(dataset.labels[index]), predicted = Int(predictions[index])
+            let index = Int(order[k]), label = Int(labels[k]), predicted = Int(predictions[k])
             printOut("\nsample \(index): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
             let size = dataset.sampleSize
             printOut(textArt(pixels: dataset.images[index * size ..< (index + 1) * size], width: dataset.imageShape[1] * dataset.imageShape[2]))

@@ -29,7 +29,7 @@ final class BadInputTests: XCTestCase {
             assertFailure(try runTool("mnist-train", arguments), status: 64, message)
         }
         assertFailure(try runTool("mnist-eval", []), status: 64, "checkpoint")
-        assertFailure(try runTool("mnist-eval", ["x.ckpt", "--split", "validation"]), status: 64, "validation")
+        assertFailure(try runTool("mnist-eval", ["x.ckpt", "--split", "valid"]), status: 64, "valid")
         assertFailure(try runTool("mnist-eval", ["x.ckpt", "--threads", "0"]), status: 64, "--threads")
         assertFailure(try runTool("mnist-bench", ["--threads", "0"]), status: 64, "--threads must be from 1 to 256, received: 0")
         assertFailure(try runTool("mnist-bench", ["--epochs", "1"]), status: 64, "--epochs must be 2 or more, received: 1")

@@ -37,6 +37,8 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertTrue(eval.stdout.contains("loss: \(loss) - accuracy: \(accuracy)"), eval.stdout)
         XCTAssertTrue(eval.stdout.contains("confusion matrix"))
 
+        assertFailure(try runTool("mnist-eval", [box.path("model.ckpt"), "--data", box.data.path, "--split", "validation"]), status: 64,
+                      "--split validation: \(box.path("model.ckpt")) was trained without a validation_split; use --split train or test")
         let json = try runTool("mnist-eval", [box.path("model.ckpt"), "--data", box.data.path, "--json"])
         let report = try JSONParser.parse(json.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         XCTAssertEqual(report["samples"], .number(100))
@@ -178,6 +180,15 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("(320 samples, 80 for validation)"), result.stdout)
         XCTAssertNotNil(result.stdout.range(of: #"val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}"#, options: .regularExpression))
         XCTAssertTrue(FileManager.default.fileExists(atPath: box.path("v.best.ckpt")))
+        // mnist-eval finds the checkpoint's own validation samples: its last epoch's val_accuracy.
+        let lastEpoch = try JSONParser.parse(String(try String(contentsOfFile: box.path("m.jsonl"), encoding: .utf8).split(separator: "\n").last!))
+        let validation = try runTool("mnist-eval", [box.path("v.ckpt"), "--data", box.data.path, "--split", "validation", "--json"])
+        XCTAssertEqual(validation.status, 0, validation.stderr)
+        let evaluated = try JSONParser.parse(validation.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(evaluated["samples"], .number(80))
+        XCTAssertEqual(evaluated["accuracy"], lastEpoch["val_accuracy"])
+        let train = try runTool("mnist-eval", [box.path("v.ckpt"), "--data", box.data.path, "--split", "train"])
+        XCTAssertTrue(train.stdout.contains("train split of synthetic (400 samples, the 80 validation samples included)"), train.stdout)
         // Keras' ModelCheckpoint words: from -inf the first time, then only on improvement.
         let improvements = result.stdout.split(separator: "\n").filter { $0.hasPrefix("val_accuracy improved from ") }
         XCTAssertTrue(improvements.first?.hasPrefix("val_accuracy improved from -inf to ") ?? false, result.stdout)

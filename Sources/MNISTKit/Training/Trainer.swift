@@ -115,19 +115,24 @@ public final class Trainer {
         optimizer.step = state.step
         self.train = train
         self.workers = workers
-        var all = (0 ..< Int32(train.count)).map { $0 }
-        let validationCount = Int((Double(train.count) * spec.validationSplit).rounded())
+        (trainingIndices, validationIndices) = try Trainer.split(samples: train.count, spec: spec)
+        order = trainingIndices
+        workspace = model.makeWorkspace(capacity: min(spec.batchSize, trainingIndices.count), training: true, threads: workers.count)
+    }
+
+    /// The spec's training and validation samples out of `samples`: a seeded
+    /// shuffle split, not the tail (mnist-eval finds the same validation samples).
+    public static func split(samples: Int, spec: ModelSpec) throws(ConfigError) -> (training: [Int32], validation: [Int32]) {
+        var all = (0 ..< Int32(samples)).map { $0 }
+        let validationCount = Int((Double(samples) * spec.validationSplit).rounded())
         if validationCount > 0 {
             var splitGenerator = RandomGenerator(seed: spec.seed, stream: RandomStream.validationSplit.rawValue)
             splitGenerator.shuffle(&all)
-            guard validationCount < train.count else {
-                throw ConfigError(path: "validation_split", message: "\(spec.validationSplit) of \(train.count) samples leaves none to train on")
+            guard validationCount < samples else {
+                throw ConfigError(path: "validation_split", message: "\(spec.validationSplit) of \(samples) samples leaves none to train on")
             }
         }
-        validationIndices = Array(all[..<validationCount])
-        trainingIndices = Array(all[validationCount...])
-        order = trainingIndices
-        workspace = model.makeWorkspace(capacity: min(spec.batchSize, trainingIndices.count), training: true, threads: workers.count)
+        return (Array(all[validationCount...]), Array(all[..<validationCount]))
     }
 
     /// Input shapes that fit images (H, W, C): (H, W, C), (H, W) when C is 1, or flat (H·W·C).
