@@ -35,6 +35,6 @@ let package = Package(
         // Fixtures (synthetic datasets, gzip) that both test targets build for themselves.
         .target(name: "TestFixtures", dependencies: ["MNISTKit", "CZlib"], path: "Tests/TestFixtures"),
         .testTarget(name: "MNISTKitTests", dependencies: ["MNISTKit", "TestFixtures"]),
-        .testTarget(name: "CLITests", dependencies: ["MNISTKit", "TestFixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["MNISTKit", "CLISupport", "TestFixtures"]),
     ]
 )

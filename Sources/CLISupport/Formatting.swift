@@ -75,6 +75,26 @@ public func epochLine(_ report: EpochReport, batchCount: Int) -> String {
     return line
 }
 
+/// An image as text: two characters per pixel (a character cell is about twice
+/// as tall as it is wide, so the picture keeps its aspect ratio), darker
+/// characters for brighter pixels.
+public func textArt(pixels: ArraySlice<UInt8>, width: Int) -> String {
+    let shades = Array(" .:-=+*#%@")
+    var lines = [String]()
+    var line = ""
+    for (index, pixel) in pixels.enumerated() {
+        let shade = shades[Int(pixel) * shades.count / 256]
+        line.append(shade)
+        line.append(shade)
+        if (index + 1) % width == 0 {
+            lines.append(line)
+            line = ""
+        }
+    }
+    if !line.isEmpty { lines.append(line) }
+    return lines.joined(separator: "\n")
+}
+
 /// Keras' `model.summary()` table; the first column widens for long layer names.
 public func summaryTable(_ model: Model) -> String {
     let names = model.summary.map { "\($0.name) (\($0.kind))" }

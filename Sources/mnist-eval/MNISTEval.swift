@@ -32,7 +32,7 @@ struct MNISTEval: ParsableCommand {
     @Option(help: "Threads (default: all cores); the same count gives the same results.")
     var threads: Int?
 
-    @Option(name: .customLong("show-errors"), help: "Draw the first K misclassified images as text.")
+    @Option(name: .customLong("show-errors"), help: "Draw the first K misclassified images as text, with their 0-based index in the file.")
     var showErrors = 0
 
     static func main() { runAsTool() }
@@ -99,7 +99,7 @@ struct MNISTEval: ParsableCommand {
         for k in order.indices where shown < showErrors && Int32(labels[k]) != predictions[k] {
             shown += 1
             let index = Int(order[k]), label = Int(labels[k]), predicted = Int(predictions[k])
-            printOut("\nsample \(index): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
+            printOut("\nsample \(index) (0-based, in the \(dataset.count)-sample \(split == .test ? "test" : "training") file): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
             let size = dataset.sampleSize
             printOut(textArt(pixels: dataset.images[index * size ..< (index + 1) * size], width: dataset.imageShape[1] * dataset.imageShape[2]))
         }

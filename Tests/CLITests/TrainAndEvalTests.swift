@@ -1,3 +1,4 @@
+import CLISupport
 import Foundation
 import MNISTKit
 import XCTest
@@ -70,9 +71,17 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertEqual(eval.status, 0, eval.stderr)
         let headers = eval.stdout.split(separator: "\n").filter { $0.hasPrefix("sample ") }
         XCTAssertEqual(headers.count, 2, eval.stdout)
-        XCTAssertNotNil(headers[0].range(of: #"^sample \d+: true \d \(\d\), predicted \d \(\d\)$"#, options: .regularExpression), String(headers[0]))
-        // Every image is 4 rows of 4 shade characters, and the brightest pixel shows as '@'.
-        XCTAssertTrue(eval.stdout.contains("@"))
+        XCTAssertNotNil(headers[0].range(of: #"^sample \d+ \(0-based, in the 100-sample test file\): true \d \(\d\), predicted \d \(\d\)$"#,
+                                         options: .regularExpression), String(headers[0]))
+        // Every image is 4 rows of 8 shade characters (two per pixel), and the brightest pixel shows as '@@'.
+        XCTAssertTrue(eval.stdout.contains("@@"))
+        let art = eval.stdout.split(separator: "\n", omittingEmptySubsequences: false).drop { !$0.hasPrefix("sample ") }.dropFirst().prefix(4)
+        XCTAssertEqual(art.map(\.count), [8, 8, 8, 8], eval.stdout)
+    }
+
+    /// Two characters per pixel, so a square image looks square; brighter is darker ink.
+    func testTextArtByHand() {
+        XCTAssertEqual(textArt(pixels: [0, 255, 128, 30], width: 2), "  @@\n++..")
     }
 
     func testDryRunPrintsTheKerasSummary() throws {

@@ -52,19 +52,3 @@ public struct ClassificationReport: Equatable, Sendable {
         return Averages(precision: mean(precision), recall: mean(recall), f1: mean(f1))
     }
 }
-
-/// An image as text: one character per pixel, darker characters for brighter pixels.
-public func textArt(pixels: ArraySlice<UInt8>, width: Int) -> String {
-    let shades = Array(" .:-=+*#%@")
-    var lines = [String]()
-    var line = ""
-    for (index, pixel) in pixels.enumerated() {
-        line.append(shades[Int(pixel) * shades.count / 256])
-        if (index + 1) % width == 0 {
-            lines.append(line)
-            line = ""
-        }
-    }
-    if !line.isEmpty { lines.append(line) }
-    return lines.joined(separator: "\n")
-}

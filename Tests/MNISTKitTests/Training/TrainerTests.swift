@@ -90,6 +90,5 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(weighted.precision, (0.5 * 2 + 2.0 / 3 * 2) / 5, accuracy: 1e-12)
         XCTAssertEqual(weighted.recall, 0.6, accuracy: 1e-12)
         XCTAssertEqual(weighted.f1, 0.52, accuracy: 1e-12)
-        XCTAssertEqual(textArt(pixels: [0, 255, 128, 30], width: 2), " @\n+.")
     }
 }
