@@ -27,3 +27,20 @@ public func configSearchDirectories() -> [String] {
     let prefix = executable.deletingLastPathComponent().deletingLastPathComponent()
     return ["configs", prefix.appendingPathComponent("share/mnist-train/configs").path]
 }
+
+/// The name of the data a command runs on: `--data DIR`'s folder name, else the
+/// name it was looked up by.
+public func datasetName(data: String?, lookedUp name: String) -> String {
+    data.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent } ?? name
+}
+
+/// Checks a checkpoint against the data it is about to evaluate or resume on:
+/// other images or another class count are an error (65); another dataset of
+/// the same shape earns a warning, returned for the command to print.
+public func checkDataset(of checkpoint: Checkpoint, path: String, against data: Dataset, named name: String, doing: String) throws -> String? {
+    if let shape = checkpoint.imageShape, let classes = checkpoint.classNames?.count, shape != data.imageShape || classes != data.classCount {
+        throw UsageError("\(path): trained on \(checkpoint.dataset), images of \(formatShape(shape)) in \(classes) classes; \(name) has images of \(formatShape(data.imageShape)) in \(data.classCount) classes",
+                         status: ExitStatus.badInput)
+    }
+    return name != checkpoint.dataset ? "warning: model trained on \(checkpoint.dataset), \(doing) \(name)" : nil
+}

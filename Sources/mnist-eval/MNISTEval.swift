@@ -47,6 +47,10 @@ struct MNISTEval: ParsableCommand {
         let loaded = try Checkpoint.load(path: checkpoint)
         let locator = datasetLocator(data: data)
         let dataset = try locator.load(loaded.dataset, split: split == .test ? .test : .train)
+        if let warning = try checkDataset(of: loaded, path: checkpoint, against: dataset, named: datasetName(data: data, lookedUp: loaded.dataset),
+                                          doing: "evaluating on") {
+            printError(warning)
+        }
         try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
         let (model, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
 

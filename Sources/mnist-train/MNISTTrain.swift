@@ -84,6 +84,10 @@ struct MNISTTrain: ParsableCommand {
         for path in [output] + (saveBest ? [bestPath] : []) { try checkCheckpointPath(path) }
         let locator = datasetLocator(data: data)
         let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
+        if let checkpoint = plan.checkpoint, let resume,
+           let warning = try checkDataset(of: checkpoint, path: resume, against: train, named: datasetName(data: data, lookedUp: spec.dataset), doing: "resuming on") {
+            printError(warning)
+        }
         let trainer = try plan.makeTrainer(train: train, workers: workers)
 
         if dryRun {

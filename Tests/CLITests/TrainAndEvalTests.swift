@@ -147,6 +147,24 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertTrue(eval.stdout.contains("accuracy: \(accuracy)"), eval.stdout)
     }
 
+    /// The checkpoint knows its dataset: other images are an error, another
+    /// dataset of the same shape a warning that names both.
+    func testCheckpointKnowsItsDataset() throws {
+        let box = try Sandbox()
+        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--epochs", "1", "--output", box.path("s.ckpt"), "--quiet"]).status, 0)
+        let other = box.root.appendingPathComponent("data/other")
+        try FileManager.default.copyItem(at: box.data, to: other)
+        let eval = try runTool("mnist-eval", [box.path("s.ckpt"), "--data", other.path])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        XCTAssertEqual(eval.stderr, "warning: model trained on synthetic, evaluating on other\n")
+        let resumed = try runTool("mnist-train", ["--resume", box.path("s.ckpt"), "--data", other.path, "--epochs", "2", "--quiet"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(resumed.stderr, "warning: model trained on synthetic, resuming on other\n")
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { return }
+        assertFailure(try runTool("mnist-eval", [box.path("s.ckpt"), "--data", "/usr/share/datasets/fashion-mnist"]), status: 65,
+                      box.path("s.ckpt") + ": trained on synthetic, images of (4, 4, 1) in 10 classes; fashion-mnist has images of (28, 28, 1) in 10 classes")
+    }
+
     func testResumeContinuesToTheTotalEpochs() throws {
         let box = try Sandbox()
         let args = ["--data", box.data.path, "--threads", "1", "--quiet"]

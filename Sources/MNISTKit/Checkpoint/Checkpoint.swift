@@ -24,7 +24,8 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
 /// `batch_normalization_1.moving_mean`, ...), then the optimizer's slots of the
 /// trainable ones (`optimizer.dense_1.kernel.rms`).
 /// `__metadata__` carries the format and version, the resolved spec, the training
-/// state, the dataset name, the tool version and a CRC-32 of the data section;
+/// state, the dataset's name, class names and image shape, the tool version and
+/// a CRC-32 of the data section;
 /// no timestamps or paths, so the bytes depend only on the training.
 public struct Checkpoint {
     public static let format = "mnist-train-checkpoint"
@@ -38,6 +39,10 @@ public struct Checkpoint {
     public let spec: ModelSpec
     public let state: TrainingState
     public let dataset: String
+    /// The training data's class names and image shape (H, W, C); nil in
+    /// checkpoints written before they were recorded.
+    public let classNames: [String]?
+    public let imageShape: [Int]?
     public let toolVersion: String
     /// Name, shape and values of every tensor, in file order.
     public let tensors: [(name: String, shape: [Int], values: [Float])]
@@ -48,13 +53,16 @@ public struct Checkpoint {
 
     /// A snapshot of a trainer's model, optimizer and state.
     public init(trainer: Trainer) {
-        self.init(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state)
+        self.init(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state, imageShape: trainer.train.imageShape,
+                  classNames: MNISTKit.classNames(forDataset: trainer.spec.dataset, classCount: trainer.train.classCount))
     }
 
-    public init(model: Model, optimizer: Optimizer, state: TrainingState) {
+    public init(model: Model, optimizer: Optimizer, state: TrainingState, imageShape: [Int]? = nil, classNames: [String]? = nil) {
         spec = model.spec
         self.state = state
         dataset = model.spec.dataset
+        self.imageShape = imageShape
+        self.classNames = classNames
         toolVersion = MNISTKit.toolVersion
         var tensors = model.variables.map { ($0.name, $0.shape, model.buffer(of: $0).slice($0.offset, $0.count)) }
         for slot in model.parameterSlots {
@@ -88,6 +96,8 @@ public struct Checkpoint {
             ("spec", .string(spec.json.serialized)),
             ("state", .string(state.json.serialized)),
             ("dataset", .string(dataset)),
+        ] + (classNames.map { [("class_names", .string(JSONValue.array($0.map { .string($0) }).serialized))] } ?? [])
+          + (imageShape.map { [("image_shape", .string($0.json.serialized))] } ?? []) + [
             ("tool_version", .string(toolVersion)),
             ("crc32", .string(String(crc, radix: 16).leftPadded(to: 8))),
         ]
@@ -215,6 +225,20 @@ public struct Checkpoint {
         guard let dataset = metadata["dataset"], let tool = metadata["tool_version"] else {
             throw fail("metadata lacks dataset or tool_version")
         }
+        var classNames: [String]?, imageShape: [Int]?
+        if let text = metadata["class_names"] {
+            guard case let .array(items)? = try? JSONParser.parse(text), !items.isEmpty else { throw fail("damaged header: class_names is not a list of names") }
+            classNames = try items.map { item throws(CheckpointError) in
+                guard case let .string(name) = item else { throw fail("damaged header: class_names is not a list of names") }
+                return name
+            }
+        }
+        if let text = metadata["image_shape"] {
+            guard case let .array(items)? = try? JSONParser.parse(text), let shape = items.integers(), shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
+                throw fail("damaged header: image_shape is not (height, width, channels)")
+            }
+            imageShape = shape
+        }
         let data = headerEnd
         let tensors = entries.map { entry in
             (entry.name, entry.shape, bytes.withUnsafeBytes { raw in
@@ -223,11 +247,13 @@ public struct Checkpoint {
                 }
             })
         }
-        return Checkpoint(spec: spec, state: state, dataset: dataset, toolVersion: tool, tensors: tensors)
+        return Checkpoint(spec: spec, state: state, dataset: dataset, toolVersion: tool, tensors: tensors, classNames: classNames, imageShape: imageShape)
     }
 
     public init(spec: ModelSpec, state: TrainingState, dataset: String, toolVersion: String,
-                tensors: [(name: String, shape: [Int], values: [Float])]) {
+                tensors: [(name: String, shape: [Int], values: [Float])], classNames: [String]? = nil, imageShape: [Int]? = nil) {
+        self.classNames = classNames
+        self.imageShape = imageShape
         self.spec = spec
         self.state = state
         self.dataset = dataset

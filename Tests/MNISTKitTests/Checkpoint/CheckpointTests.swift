@@ -23,6 +23,8 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(loaded.spec, trainer.spec)
         XCTAssertEqual(loaded.state, trainer.state)
         XCTAssertEqual(loaded.dataset, "synthetic")
+        XCTAssertEqual(loaded.imageShape, [4, 4, 1])
+        XCTAssertEqual(loaded.classNames, (0 ..< 10).map(String.init))
         XCTAssertEqual(loaded.tensors.map(\.name), ["dense_1.kernel", "dense_1.bias", "dense_2.kernel", "dense_2.bias",
                                                     "optimizer.dense_1.kernel.rms", "optimizer.dense_1.bias.rms",
                                                     "optimizer.dense_2.kernel.rms", "optimizer.dense_2.bias.rms"])
