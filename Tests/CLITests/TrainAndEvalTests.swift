@@ -232,6 +232,19 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: box.path("d.ckpt")))
     }
 
+    /// The README's exit code table lists the codes `--help` lists.
+    func testReadmeExitCodesMatchTheHelp() throws {
+        let help = try runTool("mnist-train", ["--help"]).stdout.replacingOccurrences(of: "\n", with: " ")
+        let listed = help.components(separatedBy: "Exit codes:").last ?? ""
+        let helpCodes = Set(listed.matches(of: /(\d+) [a-z]/).map { Int($0.1)! })
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let table = readme.components(separatedBy: "### Exit codes and errors").last ?? ""
+        let readmeCodes = Set(table.split(separator: "\n").prefix { !$0.hasPrefix("Every failure") }
+            .filter { $0.hasPrefix("| ") }.flatMap { $0.split(separator: "|").first!.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } })
+        XCTAssertEqual(helpCodes, [0, 64, 65, 66, 70, 73, 130, 143], help)
+        XCTAssertEqual(readmeCodes, helpCodes)
+    }
+
     func testHelpAndVersion() throws {
         let help = try runTool("mnist-train", ["--help"])
         XCTAssertEqual(help.status, 0)
