@@ -137,8 +137,8 @@ struct MNISTTrain: ParsableCommand {
                 if terminal { printOut("") }
                 let signal = Interruption.received ?? SIGINT
                 let kept = trainer.state.epochsCompleted > firstEpoch ? output : resume
-                // A command that continues the same file when run from any folder.
-                let command = (["mnist-train", "--resume", absolutePath(kept ?? "")] + (data.map { ["--data", absolutePath($0)] } ?? []))
+                // A command that continues the same file, on the same data, run from any folder.
+                let command = ["mnist-train", "--resume", absolutePath(kept ?? ""), "--data", absolutePath(directory)]
                     .map(shellQuoted).joined(separator: " ")
                 let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: \(command)" }
                     ?? "no epoch completed, so no checkpoint was written"

@@ -68,6 +68,15 @@ final class InterruptionTests: XCTestCase {
         XCTAssertEqual(message.split(separator: "\n").count, 1, message)
         XCTAssertNotNil(message.range(of: #"^error: interrupted by SIGINT in epoch \d+( after batch \d+)?; .+ holds (1 completed epoch|(0|[2-9]|\d{2,}) completed epochs); resume with: mnist-train --resume /\S+/model\.ckpt --data /\S+/data/synthetic\n$"#,
                                       options: .regularExpression), message)
+        // Run as printed, from another folder (with a nearer total), it continues the same file.
+        let words = (message.components(separatedBy: "resume with: mnist-train ").last ?? "").split(separator: "\n")[0].split(separator: " ").map(String.init)
+        let done = try Checkpoint.load(path: checkpoint).state.epochsCompleted
+        let elsewhere = box.root.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let resumed = try runTool("mnist-train", words + ["--epochs", String(done + 1), "--quiet"], in: elsewhere)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try Checkpoint.load(path: checkpoint).state.epochsCompleted, done + 1)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path), [])
     }
 
     /// True once `signal` is no longer pending for `pid` (its handler has run).
