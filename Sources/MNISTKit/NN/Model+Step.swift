@@ -25,10 +25,14 @@ extension Model {
     /// training or inference mode as the workspace was made. Returns the output;
     /// with a fused softmax it holds logits until the loss runs.
     @discardableResult
-    func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
+    /// With `seconds`, each layer's time goes to `seconds[i]` (for the benchmark).
+    func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator,
+                 seconds: UnsafeMutablePointer<Double>? = nil) -> UnsafeMutablePointer<Float> {
         precondition(workspace.threads == context.threads, "the workspace was made for \(workspace.threads) threads")
         for (i, layer) in layers.enumerated() where !layer.isView {
+            let start = seconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             layer.forward(io(i, workspace, B: B), context, random: &random)
+            seconds?[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         return workspace.activations[layers.count].pointer
     }
@@ -68,9 +72,11 @@ extension Model {
     /// stopping at the first layer with parameters (the images need no
     /// gradient). With the context's optimizer, each layer updates its
     /// parameters as their gradients become final.
-    func backward(_ workspace: Workspace, B: Int, context: StepContext) {
+    func backward(_ workspace: Workspace, B: Int, context: StepContext, seconds: UnsafeMutablePointer<Double>? = nil) {
         for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !layers[i].isView {
+            let start = seconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             layers[i].backward(io(i, workspace, B: B), context)
+            seconds?[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
     }
 
@@ -152,21 +158,11 @@ extension Model {
     /// the update is applied as in `trainStep`.
     public func timeLayers(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool,
                            dropout generator: inout RandomGenerator) -> [LayerTimes] {
-        func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         var forwardTimes = [Double](repeating: 0, count: layers.count), backwardTimes = forwardTimes
-        let context = context(workers, optimizer: optimizer)
-        for (i, layer) in layers.enumerated() where !layer.isView {
-            let start = now()
-            layer.forward(io(i, workspace, B: B), context, random: &generator)
-            forwardTimes[i] = Double(now() - start) / 1e9
-        }
+        forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator, seconds: &forwardTimes)
         _ = score(workspace, B: B, workers: workers, withGradient: true)
         optimizer.beginStep()
-        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !layers[i].isView {
-            let start = now()
-            layers[i].backward(io(i, workspace, B: B), context)
-            backwardTimes[i] = Double(now() - start) / 1e9
-        }
+        backward(workspace, B: B, context: context(workers, optimizer: optimizer), seconds: &backwardTimes)
         return layers.indices.map { LayerTimes(layer: summary[$0].name, forwardSeconds: forwardTimes[$0], backwardSeconds: backwardTimes[$0]) }
     }
 }
