@@ -72,7 +72,27 @@ public func epochLine(_ report: EpochReport, batchCount: Int) -> String {
     if let validation = report.validation {
         line += " - val_loss: \(fourDecimals(validation.loss)) - val_accuracy: \(fourDecimals(validation.accuracy))"
     }
-    return line
+    return line + " - learning_rate: \(kerasNumber(report.learningRate))"
+}
+
+/// A number as Keras' progress bar writes it: 4 decimals, or 4-digit
+/// scientific notation when it is 0.001 or smaller (`1.0000e-04`).
+public func kerasNumber(_ value: Double) -> String {
+    abs(value) > 1e-3 ? String(format: "%.4f", value) : String(format: "%.4e", value)
+}
+
+/// What a callback did, as a line under the epoch's.
+public func callbackLine(_ event: CallbackEvent) -> String {
+    func epochs(_ n: Int) -> String { n == 1 ? "1 epoch" : "\(n) epochs" }
+    switch event {
+    case let .reducedLearningRate(rate, monitor, wait):
+        return "reduce_lr_on_plateau: \(monitor) did not improve for \(epochs(wait)); learning_rate reduced to \(kerasNumber(rate))"
+    case let .stoppedEarly(_, monitor, wait, restored):
+        return "early stopping: \(monitor) did not improve for \(epochs(wait)); "
+            + (restored.map { "restoring the weights of epoch \($0)" } ?? "stopping")
+    case let .restoredBestWeights(epoch, monitor):
+        return "early stopping: restoring the weights of epoch \(epoch), the best \(monitor)"
+    }
 }
 
 /// An image as text: two characters per pixel (a character cell is about twice

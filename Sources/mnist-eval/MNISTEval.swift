@@ -52,7 +52,7 @@ struct MNISTEval: ParsableCommand {
             printError(warning)
         }
         try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
-        let (model, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
+        let (model, _, _) = try loaded.restore(path: checkpoint, classCount: dataset.classCount)
 
         // The validation samples are the checkpoint's own: the same seeded split training made.
         var samples: [Int32]?

@@ -108,8 +108,10 @@ struct MNISTTrain: ParsableCommand {
             metricsFile = handle
         }
 
-        let nothingLeft = trainer.state.epochsCompleted >= spec.epochs
-        if !quiet, nothingLeft {
+        let nothingLeft = trainer.state.epochsCompleted >= spec.epochs || trainer.state.stoppedEarly
+        if !quiet, trainer.state.stoppedEarly {
+            printOut("\(resume ?? output): early stopping ended this run after epoch \(trainer.state.epochsCompleted); nothing to train")
+        } else if !quiet, nothingLeft {
             printOut("\(resume ?? output) already holds \(counted(trainer.state.epochsCompleted, "completed epoch")) of \(spec.epochs); nothing to train (give a larger --epochs to continue)")
         } else if !quiet {
             let resumed = trainer.state.epochsCompleted > 0 ? ", resuming after epoch \(trainer.state.epochsCompleted)" : ""
@@ -123,7 +125,7 @@ struct MNISTTrain: ParsableCommand {
         let terminal = standardOutputIsTerminal && !quiet
         var bestAccuracy = -1.0
         let firstEpoch = trainer.state.epochsCompleted
-        while trainer.state.epochsCompleted < spec.epochs {
+        while trainer.state.epochsCompleted < spec.epochs, !trainer.state.stoppedEarly {
             var lastDraw = 0.0
             let report: EpochReport
             do {
@@ -145,7 +147,10 @@ struct MNISTTrain: ParsableCommand {
                 throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
                                  status: Interruption.exitStatus(signal))
             }
-            if !quiet { printOut((terminal ? "\r" : "") + epochLine(report, batchCount: trainer.batchesPerEpoch) + (terminal ? "\u{1B}[K" : "")) }
+            if !quiet {
+                printOut((terminal ? "\r" : "") + epochLine(report, batchCount: trainer.batchesPerEpoch) + (terminal ? "\u{1B}[K" : ""))
+                for event in report.events { printOut(callbackLine(event)) }
+            }
             let checkpoint = Checkpoint(trainer: trainer)
             try checkpoint.save(to: output)
             if saveBest, let validation = report.validation, validation.accuracy > bestAccuracy {

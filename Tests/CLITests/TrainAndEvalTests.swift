@@ -18,7 +18,7 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertTrue(lines[0].hasPrefix("Training \"synthetic\" on synthetic (400 samples) - 442 params - OpenBLAS "), lines[0])
         XCTAssertTrue(lines[0].hasSuffix(", 1 thread"), lines[0])
         for epoch in 1 ... 3 {
-            XCTAssertNotNil(lines[epoch].range(of: #"^epoch \#(epoch)/3  13/13 \[=+\] \d+\.\ds \d+ms/step - loss: \d\.\d{4} - accuracy: \d\.\d{4}$"#,
+            XCTAssertNotNil(lines[epoch].range(of: #"^epoch \#(epoch)/3  13/13 \[=+\] \d+\.\ds \d+ms/step - loss: \d\.\d{4} - accuracy: \d\.\d{4} - learning_rate: 0\.0100$"#,
                                                options: .regularExpression), lines[epoch])
         }
         XCTAssertFalse(train.stdout.contains("\r"))
@@ -29,7 +29,7 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertEqual(metrics.count, 3)
         let first = try JSONParser.parse(String(metrics[0]))
         guard case let .object(members) = first else { return XCTFail("not an object") }
-        XCTAssertEqual(members.map(\.key), ["epoch", "loss", "accuracy", "seconds", "samples_per_second"])
+        XCTAssertEqual(members.map(\.key), ["epoch", "loss", "accuracy", "learning_rate", "seconds", "samples_per_second"])
 
         let eval = try runTool("mnist-eval", [box.path("model.ckpt"), "--data", box.data.path, "--threads", "1"])
         XCTAssertEqual(eval.status, 0, eval.stderr)

@@ -30,6 +30,8 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
 public struct Checkpoint {
     public static let format = "mnist-train-checkpoint"
     public static let formatVersion = 1
+    /// Early stopping's kept weights: `early_stopping.best.dense_1.kernel`, ...
+    static let bestWeightsPrefix = "early_stopping.best."
     /// Headers larger than this are refused before they are read.
     static let maximumHeaderBytes = 16 << 20
     /// The largest model's parameters and three optimizer slots, plus a header:
@@ -68,6 +70,13 @@ public struct Checkpoint {
         for slot in model.parameterSlots {
             for (slotName, buffer) in optimizer.slots {
                 tensors.append(("optimizer.\(slot.name).\(slotName)", slot.shape, buffer.slice(slot.offset, slot.count)))
+            }
+        }
+        // Early stopping's best weights: the same variables, under a prefix.
+        if let best = state.earlyStopping.bestWeights {
+            for slot in model.variables {
+                let start = (slot.trainable ? 0 : model.parameterCount) + slot.offset
+                tensors.append((Checkpoint.bestWeightsPrefix + slot.name, slot.shape, Array(best[start ..< start + slot.count])))
             }
         }
         self.tensors = tensors
@@ -219,7 +228,7 @@ public struct Checkpoint {
             guard let text = metadata["spec"] else { throw ConfigError(path: "", message: "missing") }
             spec = try ModelSpec.parse(text)
         } catch { throw fail("metadata spec: \(error)") }
-        guard let stateText = metadata["state"], let stateJSON = try? JSONParser.parse(stateText), let state = TrainingState(json: stateJSON) else {
+        guard let stateText = metadata["state"], let stateJSON = try? JSONParser.parse(stateText), let state = TrainingState(json: stateJSON, seed: spec.seed) else {
             throw fail("metadata state is missing or damaged")
         }
         guard let dataset = metadata["dataset"], let tool = metadata["tool_version"] else {
@@ -263,14 +272,16 @@ public struct Checkpoint {
 
     /// Rebuilds the model and optimizer from the checkpoint's own spec (or `spec`,
     /// the same architecture with other training settings, for a resume), checking
-    /// that it holds exactly the tensors that spec needs, with their shapes.
-    public func restore(path: String, classCount: Int = 10, spec: ModelSpec? = nil) throws(CheckpointError) -> (model: Model, optimizer: Optimizer) {
+    /// that it holds exactly the tensors that spec needs, with their shapes. The
+    /// state comes back with early stopping's best weights filled in.
+    public func restore(path: String, classCount: Int = 10, spec: ModelSpec? = nil) throws(CheckpointError) -> (model: Model, optimizer: Optimizer, state: TrainingState) {
         func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
         let spec = spec ?? self.spec
         let model: Model
         do { model = try Model(spec: spec, classCount: classCount) } catch { throw fail("metadata spec: \(error.description)") }
         let optimizer = Optimizer(spec: spec.optimizer, parameterCount: model.parameterCount)
         optimizer.step = state.step
+        var restoredState = state
         var expected = Set<String>()
         for slot in model.variables {
             let optimizerSlots = slot.trainable ? optimizer.slots.map { ("optimizer.\(slot.name).\($0.name)", $0.buffer) } : []
@@ -284,11 +295,25 @@ public struct Checkpoint {
                 buffer.assign(tensor.values, at: slot.offset)
             }
         }
+        if state.earlyStopping.bestWeights != nil {
+            var best = [Float](repeating: 0, count: model.parameterCount + model.nonTrainableCount)
+            for slot in model.variables {
+                let name = Checkpoint.bestWeightsPrefix + slot.name
+                expected.insert(name)
+                guard let tensor = tensor(name), tensor.shape == slot.shape else {
+                    throw fail("missing or misshapen tensor \(name), which the state's early stopping needs")
+                }
+                let start = (slot.trainable ? 0 : model.parameterCount) + slot.offset
+                best.replaceSubrange(start ..< start + slot.count, with: tensor.values)
+            }
+            restoredState.earlyStopping.bestWeights = best
+        }
         if let extra = tensors.first(where: { !expected.contains($0.name) }) {
             throw fail("unexpected tensor \(extra.name), which the spec's layers do not have")
         }
-        return (model, optimizer)
+        return (model, optimizer, restoredState)
     }
+
 }
 
 extension Array where Element == JSONValue {
@@ -305,19 +330,38 @@ extension Array where Element == JSONValue {
 
 extension TrainingState {
     /// Generator states are hex strings: JSON numbers cannot hold 64 bits exactly.
+    /// Callback state appears only once a callback has some.
     var json: JSONValue {
         func words(_ generator: RandomGenerator) -> JSONValue {
             .array(generator.stateWords.map { .string(String($0, radix: 16).leftPadded(to: 16)) })
         }
-        return .object([
+        func optional(_ value: Double?) -> JSONValue { value.map { .number($0) } ?? .null }
+        var members: [(key: String, value: JSONValue)] = [
             ("epochs_completed", .number(Double(epochsCompleted))),
             ("step", .number(Double(step))),
             ("shuffle_rng", words(shuffleGenerator)),
             ("dropout_rng", words(dropoutGenerator)),
-        ])
+            ("augmentation_rng", words(augmentationGenerator)),
+        ]
+        if let learningRate { members.append(("learning_rate", .number(learningRate))) }
+        if earlyStopping != EarlyStopping.State() {
+            members.append(("early_stopping", .object([
+                ("wait", .number(Double(earlyStopping.wait))), ("best", optional(earlyStopping.best)),
+                ("best_epoch", .number(Double(earlyStopping.bestEpoch))), ("stopped_epoch", .number(Double(earlyStopping.stoppedEpoch))),
+                ("best_weights", .bool(earlyStopping.bestWeights != nil)),
+            ])))
+        }
+        if plateau != ReduceLROnPlateau.State() {
+            members.append(("reduce_lr_on_plateau", .object([
+                ("wait", .number(Double(plateau.wait))), ("cooldown_counter", .number(Double(plateau.cooldownCounter))),
+                ("best", optional(plateau.best)),
+            ])))
+        }
+        return .object(members)
     }
 
-    init?(json: JSONValue) {
+    /// `seed` gives checkpoints written before augmentation their stream.
+    init?(json: JSONValue, seed: UInt64) {
         func generator(_ key: String) -> RandomGenerator? {
             guard case let .array(items)? = json[key] else { return nil }
             let words = items.compactMap { item -> UInt64? in
@@ -326,9 +370,40 @@ extension TrainingState {
             }
             return words.count == items.count ? RandomGenerator(state: words) : nil
         }
-        guard case let .array(counts) = JSONValue.array([json["epochs_completed"] ?? .null, json["step"] ?? .null]),
-              let numbers = counts.integers(), numbers.allSatisfy({ $0 >= 0 }),
+        func count(_ object: JSONValue?, _ key: String) -> Int? {
+            guard case let .number(n)? = object?[key], n == n.rounded(), n >= 0, n < 9e15 else { return nil }
+            return Int(n)
+        }
+        func number(_ object: JSONValue?, _ key: String) -> Double?? {
+            switch object?[key] {
+            case .null?: return .some(nil)
+            case let .number(n)?: return .some(n)
+            default: return nil
+            }
+        }
+        guard let epochs = count(json, "epochs_completed"), let step = count(json, "step"),
               let shuffle = generator("shuffle_rng"), let dropout = generator("dropout_rng") else { return nil }
-        self.init(epochsCompleted: numbers[0], step: numbers[1], shuffleGenerator: shuffle, dropoutGenerator: dropout)
+        let augmentation: RandomGenerator
+        if json["augmentation_rng"] == nil {
+            augmentation = RandomGenerator(seed: seed, stream: RandomStream.augmentation.rawValue)
+        } else {
+            guard let stored = generator("augmentation_rng") else { return nil }
+            augmentation = stored
+        }
+        self.init(epochsCompleted: epochs, step: step, shuffleGenerator: shuffle, dropoutGenerator: dropout, augmentationGenerator: augmentation)
+        if let rate = json["learning_rate"] {
+            guard case let .number(value) = rate, value > 0 else { return nil }
+            learningRate = value
+        }
+        if let early = json["early_stopping"] {
+            guard let wait = count(early, "wait"), let best = number(early, "best"), let bestEpoch = count(early, "best_epoch"),
+                  let stopped = count(early, "stopped_epoch"), case let .bool(hasWeights)? = early["best_weights"] else { return nil }
+            (earlyStopping.wait, earlyStopping.best, earlyStopping.bestEpoch) = (wait, best, bestEpoch)
+            (earlyStopping.stoppedEpoch, earlyStopping.bestWeights) = (stopped, hasWeights ? [] : nil)
+        }
+        if let plateau = json["reduce_lr_on_plateau"] {
+            guard let wait = count(plateau, "wait"), let cooldown = count(plateau, "cooldown_counter"), let best = number(plateau, "best") else { return nil }
+            (self.plateau.wait, self.plateau.cooldownCounter, self.plateau.best) = (wait, cooldown, best)
+        }
     }
 }

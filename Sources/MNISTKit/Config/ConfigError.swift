@@ -74,6 +74,12 @@ struct SpecObject {
         return number
     }
 
+    /// A number that may be absent or null (Keras' `None`).
+    func optionalNumber(_ key: String, expected: String, valid: (Double) -> Bool) throws(ConfigError) -> Double? {
+        guard let value = value(key), value != .null else { return nil }
+        return try number(key, default: nil, expected: expected, valid: valid)
+    }
+
     func bool(_ key: String, default fallback: Bool) throws(ConfigError) -> Bool {
         guard let value = value(key) else { return fallback }
         guard case let .bool(flag) = value else {

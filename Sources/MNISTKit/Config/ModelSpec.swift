@@ -14,30 +14,126 @@ public enum LossKind: String, CaseIterable, Sendable {
     case meanSquaredError = "mean_squared_error"
 }
 
-/// Optimizers and their hyperparameters, with Keras' defaults.
-public enum OptimizerSpec: Equatable, Sendable {
-    case sgd(learningRate: Double, momentum: Double, nesterov: Bool)
-    case rmsprop(learningRate: Double, rho: Double, momentum: Double, epsilon: Double, centered: Bool)
-    case adagrad(learningRate: Double, initialAccumulatorValue: Double, epsilon: Double)
-    case adam(learningRate: Double, beta1: Double, beta2: Double, epsilon: Double)
+/// An optimizer and its hyperparameters, with Keras' names and defaults. Each
+/// kind reads only its own fields; every kind takes `weight_decay` (decoupled,
+/// as Keras applies it) and one of `clipnorm`, `global_clipnorm`, `clipvalue`.
+public struct OptimizerSpec: Equatable, Sendable {
+    public enum Kind: String, CaseIterable, Sendable { case sgd, rmsprop, adagrad, adam, adamw, nadam }
 
-    public enum Kind: String, CaseIterable, Sendable { case sgd, rmsprop, adagrad, adam }
+    public var kind: Kind
+    public var learningRate: LearningRate
+    /// sgd, rmsprop.
+    public var momentum = 0.0
+    /// sgd.
+    public var nesterov = false
+    /// rmsprop.
+    public var rho = 0.9
+    public var centered = false
+    /// adagrad.
+    public var initialAccumulatorValue = 0.1
+    /// adam, adamw, nadam.
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var epsilon = 1e-7
+    public var weightDecay: Double?
+    public var clipnorm: Double?
+    public var globalClipnorm: Double?
+    public var clipvalue: Double?
+
+    public init(kind: Kind, learningRate: LearningRate) {
+        self.kind = kind
+        self.learningRate = learningRate
+    }
 
     public static func defaults(_ kind: Kind) -> OptimizerSpec {
+        var spec = OptimizerSpec(kind: kind, learningRate: .constant(kind == .sgd ? 0.01 : 0.001))
+        if kind == .adamw { spec.weightDecay = 0.004 }
+        return spec
+    }
+
+    public static func sgd(learningRate: Double, momentum: Double, nesterov: Bool) -> OptimizerSpec {
+        var spec = defaults(.sgd)
+        (spec.learningRate, spec.momentum, spec.nesterov) = (.constant(learningRate), momentum, nesterov)
+        return spec
+    }
+
+    public static func rmsprop(learningRate: Double, rho: Double, momentum: Double, epsilon: Double, centered: Bool) -> OptimizerSpec {
+        var spec = defaults(.rmsprop)
+        (spec.learningRate, spec.rho, spec.momentum, spec.epsilon, spec.centered) = (.constant(learningRate), rho, momentum, epsilon, centered)
+        return spec
+    }
+
+    public static func adagrad(learningRate: Double, initialAccumulatorValue: Double, epsilon: Double) -> OptimizerSpec {
+        var spec = defaults(.adagrad)
+        (spec.learningRate, spec.initialAccumulatorValue, spec.epsilon) = (.constant(learningRate), initialAccumulatorValue, epsilon)
+        return spec
+    }
+
+    public static func adam(learningRate: Double, beta1: Double, beta2: Double, epsilon: Double) -> OptimizerSpec {
+        var spec = defaults(.adam)
+        (spec.learningRate, spec.beta1, spec.beta2, spec.epsilon) = (.constant(learningRate), beta1, beta2, epsilon)
+        return spec
+    }
+
+    /// The kind's own arguments, as Keras names them.
+    var kindArguments: [(key: String, value: JSONValue)] {
         switch kind {
-        case .sgd: return .sgd(learningRate: 0.01, momentum: 0, nesterov: false)
-        case .rmsprop: return .rmsprop(learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false)
-        case .adagrad: return .adagrad(learningRate: 0.001, initialAccumulatorValue: 0.1, epsilon: 1e-7)
-        case .adam: return .adam(learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+        case .sgd: return [("momentum", .number(momentum)), ("nesterov", .bool(nesterov))]
+        case .rmsprop: return [("rho", .number(rho)), ("momentum", .number(momentum)), ("epsilon", .number(epsilon)), ("centered", .bool(centered))]
+        case .adagrad: return [("initial_accumulator_value", .number(initialAccumulatorValue)), ("epsilon", .number(epsilon))]
+        case .adam, .adamw, .nadam: return [("beta_1", .number(beta1)), ("beta_2", .number(beta2)), ("epsilon", .number(epsilon))]
         }
     }
 
-    public var kind: Kind {
-        switch self {
-        case .sgd: return .sgd
-        case .rmsprop: return .rmsprop
-        case .adagrad: return .adagrad
-        case .adam: return .adam
+    static let commonKeys = ["type", "learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue"]
+
+    public var json: JSONValue {
+        func optional(_ value: Double?) -> JSONValue { value.map { .number($0) } ?? .null }
+        return .object([("type", .string(kind.rawValue)), ("learning_rate", learningRate.json)] + kindArguments + [
+            ("weight_decay", optional(weightDecay)), ("clipnorm", optional(clipnorm)),
+            ("global_clipnorm", optional(globalClipnorm)), ("clipvalue", optional(clipvalue)),
+        ])
+    }
+
+    init(json value: JSONValue?) throws(ConfigError) {
+        guard let value else { self = .defaults(.rmsprop); return }
+        let names = Kind.allCases.map(\.rawValue).joined(separator: ", ")
+        let kindName: String
+        switch value {
+        case let .string(name): kindName = name
+        case let .object(members):
+            guard case let .string(name)? = members.first(where: { $0.key == "type" })?.value else {
+                throw ConfigError(path: "optimizer.type", message: "missing; expected one of \(names)")
+            }
+            kindName = name
+        default:
+            throw ConfigError(path: "optimizer", message: "expected an optimizer name or object, got \(value.kindDescription)")
+        }
+        guard let kind = Kind(rawValue: kindName) else {
+            let path = value["type"] == nil ? "optimizer" : "optimizer.type"
+            let suggestion = nearest(kindName, in: Kind.allCases.map(\.rawValue)).map { "did you mean \"\($0)\"? " } ?? ""
+            throw ConfigError(path: path, message: "unknown optimizer \"\(kindName)\"; \(suggestion)expected one of \(names)")
+        }
+        self = .defaults(kind)
+        guard case .object = value else { return }
+        let o = try SpecObject(value, path: "optimizer", allowedKeys: OptimizerSpec.commonKeys + kindArguments.map(\.key))
+        let positive = "a positive number", unit = "a number from 0 up to (not including) 1"
+        if let rate = o.value("learning_rate") { learningRate = try LearningRate(json: rate, path: "optimizer.learning_rate") }
+        momentum = try o.number("momentum", default: momentum, expected: unit) { $0 >= 0 && $0 < 1 }
+        nesterov = try o.bool("nesterov", default: nesterov)
+        rho = try o.number("rho", default: rho, expected: unit) { $0 >= 0 && $0 < 1 }
+        centered = try o.bool("centered", default: centered)
+        initialAccumulatorValue = try o.number("initial_accumulator_value", default: initialAccumulatorValue, expected: "a non-negative number") { $0 >= 0 }
+        beta1 = try o.number("beta_1", default: beta1, expected: unit) { $0 >= 0 && $0 < 1 }
+        beta2 = try o.number("beta_2", default: beta2, expected: unit) { $0 >= 0 && $0 < 1 }
+        epsilon = try o.number("epsilon", default: epsilon, expected: positive) { $0 > 0 }
+        if o.has("weight_decay") { weightDecay = try o.optionalNumber("weight_decay", expected: "a non-negative number or null") { $0 >= 0 && $0.isFinite } }
+        clipnorm = try o.optionalNumber("clipnorm", expected: "a positive number or null") { $0 > 0 && $0.isFinite }
+        globalClipnorm = try o.optionalNumber("global_clipnorm", expected: "a positive number or null") { $0 > 0 && $0.isFinite }
+        clipvalue = try o.optionalNumber("clipvalue", expected: "a positive number or null") { $0 > 0 && $0.isFinite }
+        let clips = [("clipnorm", clipnorm), ("global_clipnorm", globalClipnorm), ("clipvalue", clipvalue)].filter { $0.1 != nil }
+        if clips.count > 1 {
+            throw ConfigError(path: "optimizer.\(clips[1].0)", message: "only one of clipnorm, global_clipnorm and clipvalue can be set (as in Keras); \(clips[0].0) is set too")
         }
     }
 }
@@ -52,6 +148,8 @@ public struct ModelSpec: Equatable, Sendable {
     public var inputShape = [28, 28]
     public var layers: [LayerSpec]
     public var loss: LossKind
+    /// Keras' `label_smoothing` for categorical_crossentropy: targets (1 - s)·onehot + s/C.
+    public var labelSmoothing = 0.0
     public var optimizer = OptimizerSpec.defaults(.rmsprop)
     public var metrics = ["accuracy"]
     public var epochs = 1
@@ -59,6 +157,7 @@ public struct ModelSpec: Equatable, Sendable {
     public var validationSplit = 0.0
     public var shuffle = true
     public var seed: UInt64 = 1
+    public var callbacks = CallbackSpecs()
 
     public init(layers: [LayerSpec], loss: LossKind) {
         self.layers = layers
@@ -66,7 +165,7 @@ public struct ModelSpec: Equatable, Sendable {
     }
 
     static let topKeys = ["version", "name", "dataset", "input_shape", "layers", "loss", "optimizer", "metrics",
-                          "epochs", "batch_size", "validation_split", "shuffle", "seed"]
+                          "epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks"]
 
     /// Reads a spec file. A bare name (no "/") that is not a file here is looked
     /// up in each of `searchDirectories` in turn (`configs/`, then the configs
@@ -129,8 +228,18 @@ public struct ModelSpec: Equatable, Sendable {
             throw ConfigError(path: "layers", message: "expected a non-empty array of layer objects, got \(layerList.kindDescription)")
         }
         layers = try layerItems.enumerated().map { index, item throws(ConfigError) in try LayerSpec(json: item, path: "layers[\(index)]") }
-        loss = try root.choice("loss", default: nil, noun: "loss")
-        optimizer = try ModelSpec.optimizer(root.value("optimizer"))
+        if case .object = root.value("loss") {
+            // {"type": "categorical_crossentropy", "label_smoothing": 0.1}
+            let o = try SpecObject(root.value("loss")!, path: "loss", allowedKeys: ["type", "label_smoothing"])
+            loss = try o.choice("type", default: nil, noun: "loss")
+            labelSmoothing = try o.number("label_smoothing", default: 0, expected: "a number from 0 to 1") { $0 >= 0 && $0 <= 1 }
+            if labelSmoothing > 0, loss != .categoricalCrossentropy {
+                throw ConfigError(path: "loss.label_smoothing", message: "Keras' \(loss.rawValue) has no label smoothing; use categorical_crossentropy")
+            }
+        } else {
+            loss = try root.choice("loss", default: nil, noun: "loss")
+        }
+        optimizer = try OptimizerSpec(json: root.value("optimizer"))
         if let metricList = root.value("metrics") {
             guard case let .array(items) = metricList else {
                 throw ConfigError(path: "metrics", message: "expected an array of metric names, got \(metricList.kindDescription)")
@@ -147,54 +256,7 @@ public struct ModelSpec: Equatable, Sendable {
         validationSplit = try root.number("validation_split", default: 0, expected: "a number from 0 up to (not including) 1") { $0 >= 0 && $0 < 1 }
         shuffle = try root.bool("shuffle", default: true)
         seed = UInt64(try root.integer("seed", default: 1, expected: "a non-negative integer") { $0 >= 0 })
-    }
-
-    static func optimizer(_ value: JSONValue?) throws(ConfigError) -> OptimizerSpec {
-        guard let value else { return .defaults(.rmsprop) }
-        let names = OptimizerSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")
-        let kindName: String
-        switch value {
-        case let .string(name): kindName = name
-        case let .object(members):
-            guard case let .string(name)? = members.first(where: { $0.key == "type" })?.value else {
-                throw ConfigError(path: "optimizer.type", message: "missing; expected one of \(names)")
-            }
-            kindName = name
-        default:
-            throw ConfigError(path: "optimizer", message: "expected an optimizer name or object, got \(value.kindDescription)")
-        }
-        guard let kind = OptimizerSpec.Kind(rawValue: kindName) else {
-            let path = value["type"] == nil ? "optimizer" : "optimizer.type"
-            throw ConfigError(path: path, message: "unknown optimizer \"\(kindName)\"; expected one of \(names)")
-        }
-        guard case .object = value else { return .defaults(kind) }
-        let positive = "a positive number"
-        let unit = "a number from 0 up to (not including) 1"
-        switch OptimizerSpec.defaults(kind) {
-        case let .sgd(learningRate, momentum, nesterov):
-            let o = try SpecObject(value, path: "optimizer", allowedKeys: ["type", "learning_rate", "momentum", "nesterov"])
-            return .sgd(learningRate: try o.number("learning_rate", default: learningRate, expected: positive) { $0 > 0 },
-                        momentum: try o.number("momentum", default: momentum, expected: unit) { $0 >= 0 && $0 < 1 },
-                        nesterov: try o.bool("nesterov", default: nesterov))
-        case let .rmsprop(learningRate, rho, momentum, epsilon, centered):
-            let o = try SpecObject(value, path: "optimizer", allowedKeys: ["type", "learning_rate", "rho", "momentum", "epsilon", "centered"])
-            return .rmsprop(learningRate: try o.number("learning_rate", default: learningRate, expected: positive) { $0 > 0 },
-                            rho: try o.number("rho", default: rho, expected: unit) { $0 >= 0 && $0 < 1 },
-                            momentum: try o.number("momentum", default: momentum, expected: unit) { $0 >= 0 && $0 < 1 },
-                            epsilon: try o.number("epsilon", default: epsilon, expected: positive) { $0 > 0 },
-                            centered: try o.bool("centered", default: centered))
-        case let .adagrad(learningRate, initial, epsilon):
-            let o = try SpecObject(value, path: "optimizer", allowedKeys: ["type", "learning_rate", "initial_accumulator_value", "epsilon"])
-            return .adagrad(learningRate: try o.number("learning_rate", default: learningRate, expected: positive) { $0 > 0 },
-                            initialAccumulatorValue: try o.number("initial_accumulator_value", default: initial, expected: "a non-negative number") { $0 >= 0 },
-                            epsilon: try o.number("epsilon", default: epsilon, expected: positive) { $0 > 0 })
-        case let .adam(learningRate, beta1, beta2, epsilon):
-            let o = try SpecObject(value, path: "optimizer", allowedKeys: ["type", "learning_rate", "beta_1", "beta_2", "epsilon"])
-            return .adam(learningRate: try o.number("learning_rate", default: learningRate, expected: positive) { $0 > 0 },
-                         beta1: try o.number("beta_1", default: beta1, expected: unit) { $0 >= 0 && $0 < 1 },
-                         beta2: try o.number("beta_2", default: beta2, expected: unit) { $0 >= 0 && $0 < 1 },
-                         epsilon: try o.number("epsilon", default: epsilon, expected: positive) { $0 > 0 })
-        }
+        callbacks = try CallbackSpecs(json: root.value("callbacks"), validationSplit: validationSplit, learningRate: optimizer.learningRate)
     }
 
     /// The resolved spec as JSON, every default written out; parsing it gives this spec back.
@@ -205,7 +267,8 @@ public struct ModelSpec: Equatable, Sendable {
             ("dataset", .string(dataset)),
             ("input_shape", .array(inputShape.map { .number(Double($0)) })),
             ("layers", .array(layers.map(\.json))),
-            ("loss", .string(loss.rawValue)),
+            ("loss", labelSmoothing > 0
+                ? .object([("type", .string(loss.rawValue)), ("label_smoothing", .number(labelSmoothing))]) : .string(loss.rawValue)),
             ("optimizer", optimizer.json),
             ("metrics", .array(metrics.map { .string($0) })),
             ("epochs", .number(Double(epochs))),
@@ -213,25 +276,6 @@ public struct ModelSpec: Equatable, Sendable {
             ("validation_split", .number(validationSplit)),
             ("shuffle", .bool(shuffle)),
             ("seed", .number(Double(seed))),
-        ])
-    }
-}
-
-extension OptimizerSpec {
-    public var json: JSONValue {
-        switch self {
-        case let .sgd(learningRate, momentum, nesterov):
-            return .object([("type", .string("sgd")), ("learning_rate", .number(learningRate)), ("momentum", .number(momentum)),
-                            ("nesterov", .bool(nesterov))])
-        case let .rmsprop(learningRate, rho, momentum, epsilon, centered):
-            return .object([("type", .string("rmsprop")), ("learning_rate", .number(learningRate)), ("rho", .number(rho)),
-                            ("momentum", .number(momentum)), ("epsilon", .number(epsilon)), ("centered", .bool(centered))])
-        case let .adagrad(learningRate, initial, epsilon):
-            return .object([("type", .string("adagrad")), ("learning_rate", .number(learningRate)),
-                            ("initial_accumulator_value", .number(initial)), ("epsilon", .number(epsilon))])
-        case let .adam(learningRate, beta1, beta2, epsilon):
-            return .object([("type", .string("adam")), ("learning_rate", .number(learningRate)), ("beta_1", .number(beta1)),
-                            ("beta_2", .number(beta2)), ("epsilon", .number(epsilon))])
-        }
+        ] + (callbacks.json.map { [("callbacks", $0)] } ?? []))
     }
 }

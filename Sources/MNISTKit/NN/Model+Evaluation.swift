@@ -4,6 +4,10 @@ public struct Evaluation: Equatable, Sendable {
     public let loss: Double
     public let accuracy: Double
     public let samples: Int
+
+    public init(loss: Double, accuracy: Double, samples: Int) {
+        (self.loss, self.accuracy, self.samples) = (loss, accuracy, samples)
+    }
 }
 
 extension Model {

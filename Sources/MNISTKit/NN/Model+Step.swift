@@ -26,12 +26,19 @@ extension Model {
     /// with a fused softmax it holds logits until the loss runs.
     @discardableResult
     /// With `seconds`, each layer's time goes to `seconds[i]` (for the benchmark).
+    /// Augmentation layers draw from `augmentation` (in training only; in
+    /// inference they pass their input through untouched), the others from `random`.
     func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator,
+                 augmentation: UnsafeMutablePointer<RandomGenerator>? = nil,
                  seconds: UnsafeMutablePointer<Double>? = nil) -> UnsafeMutablePointer<Float> {
         precondition(workspace.threads == context.threads, "the workspace was made for \(workspace.threads) threads")
-        for (i, layer) in layers.enumerated() where !layer.isView {
+        for (i, layer) in layers.enumerated() where !passesThrough(i, training: workspace.training) {
             let start = seconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            layer.forward(io(i, workspace, B: B), context, random: &random)
+            if layer.isAugmentation, let augmentation {
+                layer.forward(io(i, workspace, B: B), context, random: &augmentation.pointee)
+            } else {
+                layer.forward(io(i, workspace, B: B), context, random: &random)
+            }
             seconds?[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         return workspace.activations[layers.count].pointer
@@ -45,17 +52,18 @@ extension Model {
         let outputs = workspace.activations[layers.count].pointer
         let dout = withGradient ? workspace.gradients[layers.count].pointer : nil
         let labels = workspace.labels
+        let smoothing = Float(spec.labelSmoothing)
         return withUnsafeTemporaryAllocation(of: BatchScore.self, capacity: T) { scores in
             workers.run(rows: B) { t, rows in
                 let r0 = rows.lowerBound
                 let o = outputs + r0 * C, d = dout.map { $0 + r0 * C }, y = labels + r0
                 let score: BatchScore
                 if fusesSoftmax {
-                    score = softmaxCrossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                    score = softmaxCrossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B, labelSmoothing: smoothing)
                 } else {
                     switch spec.loss {
                     case .categoricalCrossentropy, .sparseCategoricalCrossentropy:
-                        score = crossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
+                        score = crossEntropy(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B, labelSmoothing: smoothing)
                     case .meanSquaredError:
                         score = meanSquaredError(outputs: o, dout: d, labels: y, B: rows.count, C: C, N: B)
                     }
@@ -73,7 +81,7 @@ extension Model {
     /// gradient). With the context's optimizer, each layer updates its
     /// parameters as their gradients become final.
     func backward(_ workspace: Workspace, B: Int, context: StepContext, seconds: UnsafeMutablePointer<Double>? = nil) {
-        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !layers[i].isView {
+        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !passesThrough(i, training: true) {
             let start = seconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             layers[i].backward(io(i, workspace, B: B), context)
             seconds?[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -94,11 +102,28 @@ extension Model {
     /// optimizer's update. A non-finite loss stops before anything is updated.
     public func trainStep(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool = .serial,
                           dropout generator: inout RandomGenerator) -> BatchScore {
-        forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator)
+        var augmentation = RandomGenerator(seed: 0, stream: RandomStream.augmentation.rawValue)
+        return trainStep(workspace, B: B, optimizer: optimizer, workers: workers, dropout: &generator, augmentation: &augmentation)
+    }
+
+    /// `trainStep` with the augmentation layers' generator.
+    public func trainStep(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool = .serial,
+                          dropout generator: inout RandomGenerator, augmentation: inout RandomGenerator) -> BatchScore {
+        withUnsafeMutablePointer(to: &augmentation) { augmentation in
+            forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator, augmentation: augmentation)
+        }
         let score = score(workspace, B: B, workers: workers, withGradient: true)
         guard score.lossSum.isFinite else { return score }
         optimizer.beginStep()
-        backward(workspace, B: B, context: context(workers, optimizer: optimizer))
+        guard optimizer.clipsByNorm else {
+            backward(workspace, B: B, context: context(workers, optimizer: optimizer))
+            return score
+        }
+        // Norms need whole gradients: back-propagate, clip, then update everything.
+        backward(workspace, B: B, context: context(workers, optimizer: nil))
+        let g = gradients.pointer, w = parameters.pointer
+        optimizer.clipByNorm(g, variables: parameterSlots.map { $0.offset ..< $0.offset + $0.count })
+        workers.run(rows: parameterCount) { _, range in optimizer.apply(w, g, range) }
         return score
     }
 

@@ -72,6 +72,9 @@ public final class Model {
             layout.layerName = "\(layerSpec.typeName)_\(number)"
             let before = layout.declarations.count
             var layer = layerSpec.layer
+            if layer.isAugmentation, layers.contains(where: { !$0.isAugmentation }) {
+                throw ConfigError(path: path, message: "\(layerSpec.typeName) transforms the input images, so it goes at the front of the model, before any other layer")
+            }
             shape = try layer.build(input: shape, path: path, variables: &layout)
             guard shape.reduce(1, *) <= Model.maximumActivations else {
                 throw ConfigError(path: path, message: "outputs \(formatShape(shape)) per sample, more than the \(Model.maximumActivations) values this tool supports")
@@ -118,6 +121,11 @@ public final class Model {
         parameters = FloatBuffer(count: layout.trainableCount)
         gradients = FloatBuffer(count: layout.trainableCount)
         nonTrainable = FloatBuffer(count: layout.nonTrainableCount)
+    }
+
+    /// Layer i does nothing in this mode: a view, or augmentation outside training.
+    func passesThrough(_ i: Int, training: Bool) -> Bool {
+        layers[i].isView || (!training && layers[i].isAugmentation)
     }
 
     /// Draws the initial weights (Keras' initialisers), variable by variable in layer order.
@@ -175,8 +183,8 @@ public final class Workspace {
         let widest = model.summary.map { $0.outputShape.reduce(1, *) }.max() ?? 0
         let pingPong = training ? [] : [FloatBuffer(count: capacity * widest), FloatBuffer(count: capacity * widest)]
         var computed = 0
-        for (layer, summary) in zip(model.layers, model.summary) {
-            if layer.isView {
+        for (i, summary) in model.summary.enumerated() {
+            if model.passesThrough(i, training: training) {
                 activations.append(activations.last!)
                 gradients.append(gradients.last!)
             } else if !training {

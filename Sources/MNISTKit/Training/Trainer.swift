@@ -10,23 +10,35 @@ public struct TrainingState: Equatable, Sendable {
     public var shuffleGenerator: RandomGenerator
     /// Draws dropout masks.
     public var dropoutGenerator: RandomGenerator
+    /// Draws the augmentation layers' transforms.
+    public var augmentationGenerator: RandomGenerator
+    /// The constant rate reduce_lr_on_plateau set, if it acted.
+    public var learningRate: Double?
+    public var earlyStopping = EarlyStopping.State()
+    public var plateau = ReduceLROnPlateau.State()
 
     public init(seed: UInt64) {
         shuffleGenerator = RandomGenerator(seed: seed, stream: RandomStream.shuffle.rawValue)
         dropoutGenerator = RandomGenerator(seed: seed, stream: RandomStream.dropout.rawValue)
+        augmentationGenerator = RandomGenerator(seed: seed, stream: RandomStream.augmentation.rawValue)
     }
 
-    public init(epochsCompleted: Int, step: Int, shuffleGenerator: RandomGenerator, dropoutGenerator: RandomGenerator) {
+    public init(epochsCompleted: Int, step: Int, shuffleGenerator: RandomGenerator, dropoutGenerator: RandomGenerator,
+                augmentationGenerator: RandomGenerator) {
         self.epochsCompleted = epochsCompleted
         self.step = step
         self.shuffleGenerator = shuffleGenerator
         self.dropoutGenerator = dropoutGenerator
+        self.augmentationGenerator = augmentationGenerator
     }
+
+    /// Early stopping ended the run (after epoch `earlyStopping.stoppedEpoch + 1`).
+    public var stoppedEarly: Bool { earlyStopping.stoppedEpoch > 0 }
 }
 
 /// Independent random streams drawn from one seed.
 public enum RandomStream: UInt64 {
-    case initialization = 1, shuffle, dropout, validationSplit
+    case initialization = 1, shuffle, dropout, validationSplit, augmentation
 }
 
 public struct BatchProgress: Sendable {
@@ -48,6 +60,16 @@ public struct EpochReport: Equatable, Sendable {
     public let validation: Evaluation?
     public let seconds: Double
     public let samples: Int
+    /// The optimizer's rate at the end of the epoch (before callbacks act).
+    public var learningRate: Double = 0
+    /// What the callbacks did after this epoch.
+    public var events = [CallbackEvent]()
+
+    public init(epoch: Int, epochs: Int, loss: Double, accuracy: Double, validation: Evaluation?, seconds: Double, samples: Int,
+                learningRate: Double = 0) {
+        (self.epoch, self.epochs, self.loss, self.accuracy, self.validation) = (epoch, epochs, loss, accuracy, validation)
+        (self.seconds, self.samples, self.learningRate) = (seconds, samples, learningRate)
+    }
 
     public var samplesPerSecond: Double { seconds > 0 ? Double(samples) / seconds : 0 }
 
@@ -59,7 +81,8 @@ public struct EpochReport: Equatable, Sendable {
         if let validation {
             members += [("val_loss", .number(validation.loss)), ("val_accuracy", .number(validation.accuracy))]
         }
-        members += [("seconds", .number(seconds)), ("samples_per_second", .number(samplesPerSecond))]
+        members += [("learning_rate", .number(learningRate)), ("seconds", .number(seconds)),
+                    ("samples_per_second", .number(samplesPerSecond))]
         return .object(members)
     }
 }
@@ -113,10 +136,12 @@ public final class Trainer {
         self.optimizer = optimizer
         self.state = state
         optimizer.step = state.step
+        optimizer.learningRateOverride = state.learningRate
         self.train = train
         self.workers = workers
         (trainingIndices, validationIndices) = try Trainer.split(samples: train.count, spec: spec)
         order = trainingIndices
+        optimizer.stepsPerEpoch = (trainingIndices.count + spec.batchSize - 1) / spec.batchSize
         workspace = model.makeWorkspace(capacity: min(spec.batchSize, trainingIndices.count), training: true, threads: workers.count)
     }
 
@@ -167,7 +192,10 @@ public final class Trainer {
             let first = batch * spec.batchSize
             let B = min(spec.batchSize, order.count - first)
             order.withUnsafeBufferPointer { all in model.gather(UnsafeBufferPointer(rebasing: all[first ..< first + B]), from: train, into: workspace, workers: workers) }
-            let score = model.trainStep(workspace, B: B, optimizer: optimizer, workers: workers, dropout: &state.dropoutGenerator)
+            // Two generators of one stored property: take them out for the step.
+            var dropout = state.dropoutGenerator, augmentation = state.augmentationGenerator
+            let score = model.trainStep(workspace, B: B, optimizer: optimizer, workers: workers, dropout: &dropout, augmentation: &augmentation)
+            (state.dropoutGenerator, state.augmentationGenerator) = (dropout, augmentation)
             guard score.lossSum.isFinite else { throw .diverged(epoch: epoch, batch: batch + 1, loss: score.lossSum / Double(B)) }
             state.step += 1
             lossSum += score.lossSum
@@ -181,7 +209,39 @@ public final class Trainer {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let validation = validationIndices.isEmpty ? nil : model.evaluate(train, indices: validationIndices, workers: workers)
         state.epochsCompleted = epoch
-        return EpochReport(epoch: epoch, epochs: spec.epochs, loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-                           validation: validation, seconds: seconds, samples: seen)
+        var report = EpochReport(epoch: epoch, epochs: spec.epochs, loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                                 validation: validation, seconds: seconds, samples: seen, learningRate: optimizer.learningRate)
+        report.events = runCallbacks(after: report)
+        return report
+    }
+
+    /// Keras' callbacks at the end of an epoch, in a fixed order; when
+    /// training ends (early stop or the last epoch), the best weights come back
+    /// if early stopping keeps them.
+    private func runCallbacks(after report: EpochReport) -> [CallbackEvent] {
+        var events = [CallbackEvent]()
+        let callbacks = spec.callbacks
+        if let plateau = callbacks.reduceLROnPlateau,
+           let rate = plateau.epochEnded(report: report, learningRate: report.learningRate, state: &state.plateau) {
+            state.learningRate = rate
+            optimizer.learningRateOverride = rate
+            events.append(.reducedLearningRate(to: rate, monitor: plateau.monitor.quantity.rawValue, epochsWithoutImprovement: max(plateau.patience, 1)))
+        }
+        guard let early = callbacks.earlyStopping else { return events }
+        let stop = early.epochEnded(report.epoch - 1, report: report, state: &state.earlyStopping) { model.parameters.array + model.nonTrainable.array }
+        guard stop || report.epoch >= spec.epochs else { return events }
+        var restored: Int?
+        if early.restoreBestWeights, let best = state.earlyStopping.bestWeights {
+            model.parameters.assign(Array(best[..<model.parameterCount]))
+            model.nonTrainable.assign(Array(best[model.parameterCount...]))
+            restored = state.earlyStopping.bestEpoch + 1
+        }
+        let monitor = early.monitor.quantity.rawValue
+        if stop {
+            events.append(.stoppedEarly(epoch: report.epoch, monitor: monitor, epochsWithoutImprovement: state.earlyStopping.wait, restoredEpoch: restored))
+        } else if let restored, restored != report.epoch {
+            events.append(.restoredBestWeights(epoch: restored, monitor: monitor))
+        }
+        return events
     }
 }

@@ -40,8 +40,8 @@ public struct TrainingPlan {
 
     public func makeTrainer(train: Dataset, workers: WorkerPool = .serial) throws -> Trainer {
         guard let checkpoint, let checkpointPath else { return try Trainer(spec: spec, train: train, workers: workers) }
-        let (model, optimizer) = try checkpoint.restore(path: checkpointPath, classCount: train.classCount, spec: spec)
-        return try Trainer(model: model, optimizer: optimizer, state: checkpoint.state, train: train, workers: workers)
+        let (model, optimizer, state) = try checkpoint.restore(path: checkpointPath, classCount: train.classCount, spec: spec)
+        return try Trainer(model: model, optimizer: optimizer, state: state, train: train, workers: workers)
     }
 }
 
@@ -55,6 +55,6 @@ public struct PlanError: Error, Equatable, CustomStringConvertible {
 extension ModelSpec {
     /// Same layers, input, loss and optimizer: a checkpoint of one can continue as the other.
     public func sameArchitecture(as other: ModelSpec) -> Bool {
-        layers == other.layers && inputShape == other.inputShape && loss == other.loss && optimizer == other.optimizer
+        layers == other.layers && inputShape == other.inputShape && loss == other.loss && labelSmoothing == other.labelSmoothing && optimizer == other.optimizer
     }
 }

@@ -31,7 +31,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(loaded.tensor("dense_1.kernel")?.shape, [16, 16])
         let kernel = trainer.model.parameterSlots[0]
         XCTAssertEqual(loaded.tensor("dense_1.kernel")?.values, trainer.model.parameters.slice(kernel.offset, kernel.count))
-        let (model, optimizer) = try loaded.restore(path: path)
+        let (model, optimizer, _) = try loaded.restore(path: path)
         XCTAssertEqual(model.parameters.array, trainer.model.parameters.array)
         XCTAssertEqual(optimizer.slots[0].buffer.array, trainer.optimizer.slots[0].buffer.array)
         XCTAssertEqual(model.evaluate(trainer.train), trainer.model.evaluate(trainer.train))

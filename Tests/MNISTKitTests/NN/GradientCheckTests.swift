@@ -10,9 +10,10 @@ import XCTest
 /// backward pass (a missing term, a transposed product) is off by far more.
 final class GradientCheckTests: XCTestCase {
     func check(_ layers: [LayerSpec], loss: LossKind, inputShape: [Int] = [6], classCount: Int = 3, seed: UInt64 = 1,
-               h: Float = 1e-2, file: StaticString = #filePath, line: UInt = #line) throws {
+               h: Float = 1e-2, labelSmoothing: Double = 0, file: StaticString = #filePath, line: UInt = #line) throws {
         var spec = ModelSpec(layers: layers, loss: loss)
         spec.inputShape = inputShape
+        spec.labelSmoothing = labelSmoothing
         let model = try Model(spec: spec, classCount: classCount)
         var generator = RandomGenerator(seed: seed)
         model.initializeParameters(generator: &generator)
@@ -56,6 +57,34 @@ final class GradientCheckTests: XCTestCase {
     func testFusedSoftmaxCrossEntropy() throws {
         try check([dense(5, .tanh), dense(3, .softmax)], loss: .categoricalCrossentropy)
         try check([dense(5, .sigmoid), dense(3, .softmax)], loss: .sparseCategoricalCrossentropy)
+    }
+
+    /// Keras' label_smoothing, with softmax fused into the loss and on
+    /// probabilities from a sigmoid (normalised, clipped).
+    func testLabelSmoothing() throws {
+        try check([dense(5, .tanh), dense(3, .softmax)], loss: .categoricalCrossentropy, labelSmoothing: 0.2)
+        try check([dense(5, .tanh), dense(3, .sigmoid)], loss: .categoricalCrossentropy, seed: 3, labelSmoothing: 0.2)
+    }
+
+    /// The smoothed loss itself, against -Σ t log p worked in Double: a dense
+    /// layer with zero kernel outputs softmax(bias) for every input.
+    func testLabelSmoothingLossValue() throws {
+        for activation in [Activation.softmax, .sigmoid] {
+            var spec = ModelSpec(layers: [dense(3, activation)], loss: .categoricalCrossentropy)
+            spec.inputShape = [2]
+            spec.labelSmoothing = 0.3
+            let model = try Model(spec: spec, classCount: 3)
+            let bias: [Double] = [0.5, -1, 2]
+            model.parameters.assign([0, 0, 0, 0, 0, 0] + bias.map(Float.init))
+            let workspace = model.makeWorkspace(capacity: 1, training: true)
+            model.load(workspace, inputs: [0.3, 0.7], labels: [1])
+            var dropout = RandomGenerator(seed: 1)
+            let loss = model.lossAndGradients(workspace, B: 1, dropout: &dropout).lossSum
+            let raw = activation == .softmax ? bias.map { exp($0) } : bias.map { 1 / (1 + exp(-$0)) }
+            let p = raw.map { $0 / raw.reduce(0, +) }
+            let t = [0.1, 0.8, 0.1]  // (1 - 0.3)·onehot + 0.3/3
+            XCTAssertEqual(loss, -zip(t, p).map { $0 * log($1) }.reduce(0, +), accuracy: 1e-5, "\(activation)")
+        }
     }
 
     func testReluDenseWithFlatten() throws {

@@ -7,6 +7,7 @@
 let layerTypes: [any Layer.Type] = [
     Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self,
     BatchNormalization.self, Dropout.self, Flatten.self, Reshape.self, ActivationLayer.self,
+    RandomTranslation.self, RandomRotation.self, RandomZoom.self,
 ]
 
 protocol Layer: Sendable {
@@ -38,6 +39,9 @@ protocol Layer: Sendable {
 
     /// The output aliases the input (flatten, reshape): no buffers, no passes.
     var isView: Bool { get }
+    /// Active in training only, at the front of the model (random_translation,
+    /// ...); evaluation, prediction and export skip it. Draws from its own stream.
+    var isAugmentation: Bool { get }
     /// The activation its output passes through last, if it applies one.
     var outputActivation: Activation? { get }
     /// An element-wise activation whose gradient the next layer may apply for
@@ -50,6 +54,7 @@ protocol Layer: Sendable {
 extension Layer {
     static var kerasClassName: String { typeName.prefix(1).uppercased() + typeName.dropFirst() }
     var isView: Bool { false }
+    var isAugmentation: Bool { false }
     var outputActivation: Activation? { nil }
     var deferrableActivation: Activation? { nil }
     var appliesInputActivationGradient: Bool { false }

@@ -121,7 +121,7 @@ final class CNNTrainingTests: XCTestCase {
         XCTAssertNotNil(loaded.tensor("optimizer.batch_normalization_1.gamma.v"))
         // The moving averages moved during training and come back exactly.
         XCTAssertNotEqual(loaded.tensor("batch_normalization_1.moving_mean")?.values, [Float](repeating: 0, count: 6))
-        let (model, _) = try loaded.restore(path: path)
+        let (model, _, _) = try loaded.restore(path: path)
         XCTAssertEqual(model.nonTrainable.array, trainer.model.nonTrainable.array)
         XCTAssertEqual(model.evaluate(trainer.train), trainer.model.evaluate(trainer.train))
         // The stored spec uses Keras' layer and argument names.

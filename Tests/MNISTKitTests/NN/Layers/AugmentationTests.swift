@@ -1,0 +1,103 @@
+import MNISTKit
+import TestFixtures
+import XCTest
+
+/// The augmentation layers' transforms on synthetic images against the pixels
+/// worked out by hand (a factor range of one value makes the transform known),
+/// and inference untouched by them.
+final class AugmentationTests: XCTestCase {
+    /// The augmentation layer's training output for one (H, W) image: the layer,
+    /// a flatten, and an identity dense layer that copies it out.
+    func augment(_ layer: String, _ image: [Float], height: Int, width: Int) throws -> [Float] {
+        let n = height * width
+        var spec = ModelSpec(layers: [try LayerSpec.parse(layer), .flatten, .dense(units: n)], loss: .meanSquaredError)
+        spec.inputShape = [height, width]
+        let model = try Model(spec: spec, classCount: n)
+        model.parameters.assign((0 ..< n * n).map { $0 / n == $0 % n ? 1 : 0 } + [Float](repeating: 0, count: n))
+        var random = RandomGenerator(seed: 1)
+        let trained = model.predict(image, training: true, random: &random)
+        // Outside training the layer passes the image through.
+        XCTAssertEqual(model.predict(image), image)
+        return trained
+    }
+
+    /// A W-wide image whose pixel (row, column) is 1 + row·10 + column.
+    func numbered(_ height: Int, _ width: Int) -> [Float] {
+        (0 ..< height * width).map { Float(1 + ($0 / width) * 10 + $0 % width) }
+    }
+
+    func testTranslationShiftsByTheFactorTimesTheSize() throws {
+        let image = numbered(8, 8)
+        // height 0.25·8 = 2 rows down, width -0.125·8 = 1 column left; constant fill 0.
+        let out = try augment(#"{"type": "random_translation", "height_factor": [0.25, 0.25], "width_factor": [-0.125, -0.125], "fill_mode": "constant"}"#,
+                              image, height: 8, width: 8)
+        for y in 0 ..< 8 { for x in 0 ..< 8 {
+            let (sy, sx) = (y - 2, x + 1)
+            let expected: Float = (0 ..< 8).contains(sy) && (0 ..< 8).contains(sx) ? image[sy * 8 + sx] : 0
+            XCTAssertEqual(out[y * 8 + x], expected, "(\(y), \(x))")
+        } }
+    }
+
+    func testFillModes() throws {
+        let row: [Float] = [1, 2, 3, 4, 5]
+        // Two columns right: the two new columns read points -2 and -1.
+        let expected: [String: [Float]] = ["constant": [7, 7], "reflect": [2, 1], "wrap": [4, 5], "nearest": [1, 1]]
+        for (mode, left) in expected {
+            let out = try augment(#"{"type": "random_translation", "height_factor": 0, "width_factor": [0.4, 0.4], "fill_mode": "\#(mode)", "fill_value": 7}"#,
+                                  row, height: 1, width: 5)
+            XCTAssertEqual(out, left + [1, 2, 3], mode)
+        }
+    }
+
+    func testRotationByAQuarterTurnIsCounterClockwise() throws {
+        let image = numbered(5, 5)
+        let out = try augment(#"{"type": "random_rotation", "factor": [0.25, 0.25]}"#, image, height: 5, width: 5)
+        // A quarter turn counter-clockwise: the top row becomes the left column, read upwards.
+        for y in 0 ..< 5 { for x in 0 ..< 5 {
+            XCTAssertEqual(out[y * 5 + x], image[x * 5 + (4 - y)], accuracy: 1e-4, "(\(y), \(x))")
+        } }
+    }
+
+    func testZoomAboutTheCentreWithBilinearInterpolation() throws {
+        let image = numbered(5, 5)
+        // Zoom in 2x (factor -0.5) vertically, out 2x (factor 1) horizontally, constant fill.
+        let out = try augment(#"{"type": "random_zoom", "height_factor": [-0.5, -0.5], "width_factor": [1, 1], "fill_mode": "constant"}"#,
+                              image, height: 5, width: 5)
+        for y in 0 ..< 5 { for x in 0 ..< 5 {
+            // Input row 2 + 0.5(y - 2) (between rows: linear in the row), column 2 + 2(x - 2).
+            let sy = 2 + 0.5 * Float(y - 2), sx = 2 + 2 * (x - 2)
+            let expected: Float = (0 ..< 5).contains(sx) ? 1 + sy * 10 + Float(sx) : 0
+            XCTAssertEqual(out[y * 5 + x], expected, accuracy: 1e-4, "(\(y), \(x))")
+        } }
+    }
+
+    func testInferenceIgnoresAugmentation() throws {
+        let data = syntheticDataset(count: 120, seed: 9)
+        var plain = syntheticSpec(epochs: 1)
+        plain.layers.removeFirst()
+        plain.layers.insert(.flatten, at: 0)
+        var augmented = plain
+        augmented.layers.insert(contentsOf: try [
+            #"{"type": "random_translation", "height_factor": 0.2, "width_factor": 0.2}"#,
+            #"{"type": "random_rotation", "factor": 0.1}"#, #"{"type": "random_zoom", "height_factor": 0.2}"#,
+        ].map(LayerSpec.parse), at: 0)
+        let trainer = try Trainer(spec: augmented, train: data)
+        _ = try trainer.runEpoch()
+        let copy = try Model(spec: plain)
+        copy.parameters.assign(trainer.model.parameters.array)
+        var withAugmentation = [Int32](repeating: 0, count: data.count), without = withAugmentation
+        XCTAssertEqual(trainer.model.evaluate(data, predictions: &withAugmentation), copy.evaluate(data, predictions: &without))
+        XCTAssertEqual(withAugmentation, without)
+    }
+
+    func testAugmentationGoesFirst() {
+        var spec = syntheticSpec()
+        spec.layers.insert(try! LayerSpec.parse(#"{"type": "random_rotation", "factor": 0.1}"#), at: 1)
+        XCTAssertThrowsError(try Model(spec: spec)) {
+            XCTAssertEqual("\($0)", "layers[1]: random_rotation transforms the input images, so it goes at the front of the model, before any other layer")
+        }
+        XCTAssertThrowsError(try LayerSpec.parse(#"{"type": "random_translation", "height_factor": 1.5, "width_factor": 0}"#)) {
+            XCTAssertEqual("\($0)", "layer.height_factor: expected a number, or a [lower, upper] pair, within -1.0...1.0 with lower <= upper, got 1.5")
+        }
+    }
+}
