@@ -19,15 +19,44 @@ func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
 @inline(__always)
 func loadVector(_ pointer: UnsafePointer<Float>, _ width: Int) -> FloatVector {
     if width == FloatVector.scalarCount { return loadVector(pointer) }
+    // Eight and four lanes at a time, then single ones: a 24-channel image's
+    // tail of 8 is one load, not eight.
+    let raw = UnsafeRawPointer(pointer)
     var vector = FloatVector(repeating: 0)
-    for lane in 0 ..< width { vector[lane] = pointer[lane] }
+    var lane = 0
+    if width >= 8 {
+        vector.lowHalf = raw.loadUnaligned(as: SIMD8<Float>.self)
+        lane = 8
+    }
+    if width - lane >= 4 {
+        let quad = raw.loadUnaligned(fromByteOffset: 4 * lane, as: SIMD4<Float>.self)
+        if lane == 0 { vector.lowHalf.lowHalf = quad } else { vector.highHalf.lowHalf = quad }
+        lane += 4
+    }
+    while lane < width {
+        vector[lane] = pointer[lane]
+        lane += 1
+    }
     return vector
 }
 
 @inline(__always)
 func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>, _ width: Int) {
     if width == FloatVector.scalarCount { return storeVector(value, pointer) }
-    for lane in 0 ..< width { pointer[lane] = value[lane] }
+    let raw = UnsafeMutableRawPointer(pointer)
+    var lane = 0
+    if width >= 8 {
+        raw.storeBytes(of: value.lowHalf, as: SIMD8<Float>.self)
+        lane = 8
+    }
+    if width - lane >= 4 {
+        raw.storeBytes(of: lane == 0 ? value.lowHalf.lowHalf : value.highHalf.lowHalf, toByteOffset: 4 * lane, as: SIMD4<Float>.self)
+        lane += 4
+    }
+    while lane < width {
+        pointer[lane] = value[lane]
+        lane += 1
+    }
 }
 
 /// Calls `body(c, width)` for channels c ..< c + width, sixteen at a time.
@@ -96,11 +125,13 @@ func columnSums(_ sums: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>,
         storeVector(sum, sums + j)
         j += FloatVector.scalarCount
     }
-    while j < n {
-        var sum: Float = 0
-        for r in 0 ..< B { sum += rows[r * stride + j] }
-        sums[j] = sum
-        j += 1
+    if j < n {
+        // The last n - j columns as one short vector: each lane still sums its
+        // column in row order, so the bits are the scalar loop's.
+        let width = n - j
+        var sum = FloatVector(repeating: 0)
+        for r in 0 ..< B { sum += loadVector(rows + r * stride + j, width) }
+        storeVector(sum, sums + j, width)
     }
 }
 

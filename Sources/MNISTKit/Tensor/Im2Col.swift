@@ -82,6 +82,38 @@ func im2col(_ cols: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, 
     }
 }
 
+/// im2col's transpose for one-channel images: row k = ky·kw + kx of `colsT`
+/// (rows `rowStride` apart) gets, at this image's P columns, the input pixel
+/// each window position sees at (ky, kx), zero over the edge. With one channel
+/// these are runs of a whole output row from one input row, so a 5x5 kernel
+/// copies 25·OH runs of OW values instead of OH·OW·5 runs of 5.
+func im2colTransposed(_ colsT: UnsafeMutablePointer<Float>, rowStride: Int, _ image: UnsafePointer<Float>, _ g: Window2D) {
+    precondition(g.channels == 1, "im2colTransposed is for one-channel images")
+    let OW = g.outputWidth
+    for ky in 0 ..< g.kernelHeight {
+        for kx in 0 ..< g.kernelWidth {
+            let row = colsT + (ky * g.kernelWidth + kx) * rowStride
+            for oy in 0 ..< g.outputHeight {
+                let y = oy * g.strideY + ky - g.padTop, dst = row + oy * OW
+                guard y >= 0 && y < g.height else { dst.update(repeating: 0, count: OW); continue }
+                let source = image + y * g.width
+                if g.strideX == 1 {
+                    // Output columns whose pixel x = ox + kx - padLeft lies inside: one run.
+                    let first = min(max(g.padLeft - kx, 0), OW), end = max(min(g.width + g.padLeft - kx, OW), first)
+                    dst.update(repeating: 0, count: first)
+                    (dst + first).update(from: source + first + kx - g.padLeft, count: end - first)
+                    (dst + end).update(repeating: 0, count: OW - end)
+                } else {
+                    for ox in 0 ..< OW {
+                        let x = ox * g.strideX + kx - g.padLeft
+                        dst[ox] = x >= 0 && x < g.width ? source[x] : 0
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// image (H, W, C) += the windows of cols (P, kh·kw·C), im2col's adjoint.
 func col2im(_ image: UnsafeMutablePointer<Float>, _ cols: UnsafePointer<Float>, _ g: Window2D) {
     let C = g.channels, rowLength = g.kernelWidth * C

@@ -59,6 +59,10 @@ struct Conv2D: Layer {
     var deferrableActivation: Activation? { activation.isElementWise ? activation : nil }
     var appliesInputActivationGradient: Bool { true }
 
+    /// One-channel input (the first layer on gray images) keeps its columns
+    /// transposed, (K, positions): built from long runs, read by sgemm as Aᵀ.
+    var transposesColumns: Bool { window.channels == 1 }
+
     /// Images per im2col chunk: about 1 MiB of columns and outputs, so the
     /// columns are in cache when sgemm reads them, and its outputs when the
     /// bias and activation pass reads them.
@@ -79,14 +83,22 @@ struct Conv2D: Layer {
         let g = window, P = g.positions, K = g.patchSize, O = filters, chunk = chunk
         let w = UnsafePointer(context.parameters), bias = bias.map { w + $0 }
         let activation = io.forwardActivation(activation), columns = io.scratch[0].pointer
+        let transposed = transposesColumns, rowStride = io.training ? io.scratch[0].count / K : chunk * P
         context.run(rows: io.B) { t, images in
             var s = images.lowerBound
             while s < images.upperBound {
                 let n = min(chunk, images.upperBound - s)
-                let cols = io.training ? columns + s * P * K : columns + t * chunk * P * K
-                for j in 0 ..< n { im2col(cols + j * P * K, io.inp + (s + j) * g.inputSize, g) }
                 let out = io.out + s * P * O
-                context.sgemm(t, m: n * P, n: O, k: K, a: cols, lda: K, b: w + kernel, ldb: O, c: out, ldc: O)
+                if transposed {
+                    // Columns (K, positions): image s + j at column (s + j)·P (training) or j·P.
+                    let cols = io.training ? columns + s * P : columns + t * chunk * P * K
+                    for j in 0 ..< n { im2colTransposed(cols + j * P, rowStride: rowStride, io.inp + (s + j) * g.inputSize, g) }
+                    context.sgemm(t, transposeA: true, m: n * P, n: O, k: K, a: cols, lda: rowStride, b: w + kernel, ldb: O, c: out, ldc: O)
+                } else {
+                    let cols = io.training ? columns + s * P * K : columns + t * chunk * P * K
+                    for j in 0 ..< n { im2col(cols + j * P * K, io.inp + (s + j) * g.inputSize, g) }
+                    context.sgemm(t, m: n * P, n: O, k: K, a: cols, lda: K, b: w + kernel, ldb: O, c: out, ldc: O)
+                }
                 biasActivation(out, rows: n * P, stride: O, n: O, bias: bias, activation: activation)
                 s += n
             }
@@ -131,7 +143,11 @@ struct Conv2D: Layer {
                     activationBackward(dinp: mine, dout: mine, out: io.inp + images.lowerBound * g.inputSize, B: images.count, C: g.inputSize, activation: previous)
                 }
             }
-            context.sgemm(t, transposeA: true, m: K, n: O, k: rows, a: columns + firstRow * K, lda: K, b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
+            if transposesColumns {
+                context.sgemm(t, m: K, n: O, k: rows, a: columns + firstRow, lda: io.scratch[0].count / K, b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
+            } else {
+                context.sgemm(t, transposeA: true, m: K, n: O, k: rows, a: columns + firstRow * K, lda: K, b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
+            }
             if let dbias { columnSums(dbias, rows: dout + firstRow * O, B: rows, stride: O, n: O) }
         }
         context.run { t in

@@ -1,7 +1,8 @@
 // keras.layers.MaxPooling2D (channels_last), forward and backward side by side.
-// Shapes: B images of (H, W, C) in, (OH, OW, C) out. Backward finds each
-// window's maximum again (the first on ties) by comparing the input with the
-// output, so the forward keeps nothing; sixteen channels at a time, branch-free.
+// Shapes: B images of (H, W, C) in, (OH, OW, C) out. In training the forward
+// also records which window position held each maximum (the first on ties), so
+// the backward scatters the gradient without reading the input again; sixteen
+// channels at a time, branch-free.
 
 struct MaxPooling2D: Pooling2DLayer {
     static let typeName = "max_pooling2d"
@@ -12,24 +13,35 @@ struct MaxPooling2D: Pooling2DLayer {
 
     init(pooling: PoolingArguments) { self.pooling = pooling }
 
+    /// Training: each output's window position of its maximum (0 ..< kh·kw, as a float).
+    func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
+        training ? [B * window.positions * window.channels] : []
+    }
+
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let g = window, C = g.channels, outSize = g.positions * C
+        let argmax = io.scratch.first?.pointer
         context.run(rows: io.B) { _, images in
             for b in images {
                 let image = io.inp + b * g.inputSize
                 for oy in 0 ..< g.outputHeight {
                     for ox in 0 ..< g.outputWidth {
-                        let out = io.out + b * outSize + (oy * g.outputWidth + ox) * C
+                        let at = b * outSize + (oy * g.outputWidth + ox) * C
                         let rows = g.rows(oy), columns = g.columns(ox)
                         forEachChannelVector(C) { c, width in
-                            var best = FloatVector(repeating: -.infinity)
+                            var best = FloatVector(repeating: -.infinity), position = FloatVector(repeating: 0)
+                            var k: Float = 0
                             for y in rows {
                                 for x in columns {
                                     let value = loadVector(image + (y * g.width + x) * C + c, width)
-                                    best.replace(with: value, where: value .> best)
+                                    let larger = value .> best
+                                    best.replace(with: value, where: larger)
+                                    position.replace(with: k, where: larger)
+                                    k += 1
                                 }
                             }
-                            storeVector(best, out + c, width)
+                            storeVector(best, io.out + at + c, width)
+                            if let argmax { storeVector(position, argmax + at + c, width) }
                         }
                     }
                 }
@@ -37,12 +49,12 @@ struct MaxPooling2D: Pooling2DLayer {
         }
     }
 
-    /// Each output's gradient goes to the first input in its window equal to
-    /// it, times the previous layer's activation gradient when it is deferred
-    /// here. Windows that do not overlap (strides = pool size) write every
-    /// input once; overlapping ones add up.
+    /// Each output's gradient goes to the input the forward recorded as its
+    /// maximum, times the previous layer's activation gradient when it is
+    /// deferred here. Windows that do not overlap (strides = pool size) write
+    /// every input they cover once; overlapping ones add up.
     func backward(_ io: LayerIO, _ context: StepContext) {
-        guard let dinp = io.dinp, let dout = io.dout else { return }
+        guard let dinp = io.dinp, let dout = io.dout, let argmax = io.scratch.first?.pointer else { return }
         let g = window, C = g.channels, outSize = g.positions * C, activation = io.inputActivation
         let disjoint = g.strideY == g.kernelHeight && g.strideX == g.kernelWidth
         context.run(rows: io.B) { _, images in
@@ -52,25 +64,24 @@ struct MaxPooling2D: Pooling2DLayer {
                 mine.update(repeating: 0, count: images.count * g.inputSize)
             }
             for b in images {
-                let image = io.inp + b * g.inputSize, gradient = dinp + b * g.inputSize
+                let gradient = dinp + b * g.inputSize
                 for oy in 0 ..< g.outputHeight {
                     for ox in 0 ..< g.outputWidth {
                         let at = b * outSize + (oy * g.outputWidth + ox) * C
                         let rows = g.rows(oy), columns = g.columns(ox)
                         forEachChannelVector(C) { c, width in
-                            let best = loadVector(io.out + at + c, width)
-                            // The maximum's input is the maximum: its activation gradient is best's.
                             var dy = loadVector(dout + at + c, width)
-                            if let activation { dy = activationGradient(dy, output: best, activation) }
-                            var taken = best .!= best // all false
+                            // The maximum's input is the output: its activation gradient is the output's.
+                            if let activation { dy = activationGradient(dy, output: loadVector(io.out + at + c, width), activation) }
+                            let position = loadVector(argmax + at + c, width)
+                            var k: Float = 0
                             for y in rows {
                                 for x in columns {
                                     let offset = (y * g.width + x) * C + c
-                                    let first = (loadVector(image + offset, width) .== best) .& .!taken
-                                    taken = taken .| first
-                                    var share = FloatVector(repeating: 0).replacing(with: dy, where: first)
+                                    var share = FloatVector(repeating: 0).replacing(with: dy, where: position .== k)
                                     if !disjoint { share += loadVector(gradient + offset, width) }
                                     storeVector(share, gradient + offset, width)
+                                    k += 1
                                 }
                             }
                         }
