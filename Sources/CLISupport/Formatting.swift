@@ -95,6 +95,17 @@ public func callbackLine(_ event: CallbackEvent) -> String {
     }
 }
 
+/// An (H, W, C) image's pixels as (W, H, C): rows become columns.
+public func transposed(_ pixels: [UInt8], height: Int, width: Int, channels: Int) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: pixels.count)
+    for y in 0 ..< height {
+        for x in 0 ..< width {
+            for c in 0 ..< channels { out[(x * height + y) * channels + c] = pixels[(y * width + x) * channels + c] }
+        }
+    }
+    return out
+}
+
 /// An image as text: two characters per pixel (a character cell is about twice
 /// as tall as it is wide, so the picture keeps its aspect ratio), darker
 /// characters for brighter pixels.

@@ -46,7 +46,9 @@ struct MNISTEval: ParsableCommand {
         let workers = workerPool(threads: threads)
         let loaded = try Checkpoint.load(path: checkpoint)
         let locator = datasetLocator(data: data)
-        let dataset = try locator.load(loaded.dataset, split: split == .test ? .test : .train)
+        // The checkpoint's classes: its count and names, and the spec's label offset.
+        let settings = LabelSettings(classes: loaded.classNames?.count, labelOffset: loaded.spec.labelOffset, classNames: loaded.classNames)
+        let dataset = try locator.load(loaded.dataset, split: split == .test ? .test : .train, labels: settings)
         if let warning = try checkDataset(of: loaded, path: checkpoint, against: dataset, named: datasetName(data: data, lookedUp: loaded.dataset),
                                           doing: "evaluating on") {
             printError(warning)
@@ -69,7 +71,7 @@ struct MNISTEval: ParsableCommand {
         }
         let labels = order.map { dataset.labels[Int($0)] }
         let report = ClassificationReport(labels: labels, predictions: predictions, classCount: dataset.classCount)
-        let names = classNames(forDataset: loaded.dataset, classCount: dataset.classCount)
+        let names = dataset.classNames
 
         if json {
             let perClass = (0 ..< dataset.classCount).map { c -> JSONValue in
@@ -105,7 +107,14 @@ struct MNISTEval: ParsableCommand {
             let index = Int(order[k]), label = Int(labels[k]), predicted = Int(predictions[k])
             printOut("\nsample \(index) (0-based, in the \(dataset.count)-sample \(split == .test ? "test" : "training") file): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
             let size = dataset.sampleSize
-            printOut(textArt(pixels: dataset.images[index * size ..< (index + 1) * size], width: dataset.imageShape[1] * dataset.imageShape[2]))
+            let pixels = Array(dataset.images[index * size ..< (index + 1) * size])
+            // EMNIST stores its images transposed; people see them upright.
+            let (height, width, channels) = (dataset.imageShape[0], dataset.imageShape[1], dataset.imageShape[2])
+            if loaded.imagesTransposed || dataset.imagesTransposed {
+                printOut(textArt(pixels: transposed(pixels, height: height, width: width, channels: channels)[...], width: height * channels))
+            } else {
+                printOut(textArt(pixels: pixels[...], width: width * channels))
+            }
         }
     }
 

@@ -83,7 +83,7 @@ struct MNISTTrain: ParsableCommand {
         let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
         for path in [output] + (saveBest ? [bestPath] : []) { try checkCheckpointPath(path) }
         let locator = datasetLocator(data: data)
-        let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset)
+        let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset, labels: LabelSettings(spec: spec))
         if let checkpoint = plan.checkpoint, let resume,
            let warning = try checkDataset(of: checkpoint, path: resume, against: train, named: datasetName(data: data, lookedUp: spec.dataset), doing: "resuming on") {
             printError(warning)

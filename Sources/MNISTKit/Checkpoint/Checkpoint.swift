@@ -46,6 +46,10 @@ public struct Checkpoint {
     public let classNames: [String]?
     public let imageShape: [Int]?
     public let toolVersion: String
+    /// The data's images are stored transposed (EMNIST): pictures for people transpose them back.
+    public var imagesTransposed = false
+    /// The OpenBLAS kernel that trained it: results differ between kernels.
+    public var blasCore: String? = BLAS.coreName
     /// Name, shape and values of every tensor, in file order.
     public let tensors: [(name: String, shape: [Int], values: [Float])]
 
@@ -56,7 +60,8 @@ public struct Checkpoint {
     /// A snapshot of a trainer's model, optimizer and state.
     public init(trainer: Trainer) {
         self.init(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state, imageShape: trainer.train.imageShape,
-                  classNames: MNISTKit.classNames(forDataset: trainer.spec.dataset, classCount: trainer.train.classCount))
+                  classNames: trainer.train.classNames)
+        imagesTransposed = trainer.train.imagesTransposed
     }
 
     public init(model: Model, optimizer: Optimizer, state: TrainingState, imageShape: [Int]? = nil, classNames: [String]? = nil) {
@@ -99,17 +104,19 @@ public struct Checkpoint {
             ])))
         }
         let crc = data.withUnsafeBytes { crc32Checksum($0) }
-        let metadata: [(key: String, value: JSONValue)] = [
+        var metadata: [(key: String, value: JSONValue)] = [
             ("format", .string(Checkpoint.format)),
             ("format_version", .string(String(Checkpoint.formatVersion))),
             ("spec", .string(spec.json.serialized)),
             ("state", .string(state.json.serialized)),
             ("dataset", .string(dataset)),
-        ] + (classNames.map { [("class_names", .string(JSONValue.array($0.map { .string($0) }).serialized))] } ?? [])
-          + (imageShape.map { [("image_shape", .string($0.json.serialized))] } ?? []) + [
-            ("tool_version", .string(toolVersion)),
-            ("crc32", .string(String(crc, radix: 16).leftPadded(to: 8))),
         ]
+        if let classNames { metadata.append(("class_names", .string(JSONValue.array(classNames.map { .string($0) }).serialized))) }
+        if let imageShape { metadata.append(("image_shape", .string(imageShape.json.serialized))) }
+        if imagesTransposed { metadata.append(("images_transposed", .string("true"))) }
+        if let blasCore { metadata.append(("openblas_core", .string(blasCore))) }
+        metadata.append(("tool_version", .string(toolVersion)))
+        metadata.append(("crc32", .string(String(crc, radix: 16).leftPadded(to: 8))))
         var header = Array(JSONValue.object([("__metadata__", .object(metadata.map { ($0.key, $0.value) }))] + entries).serialized.utf8)
         // Pad with spaces so the data starts 8-byte aligned, as safetensors does.
         while (8 + header.count) % 8 != 0 { header.append(0x20) }
@@ -256,7 +263,10 @@ public struct Checkpoint {
                 }
             })
         }
-        return Checkpoint(spec: spec, state: state, dataset: dataset, toolVersion: tool, tensors: tensors, classNames: classNames, imageShape: imageShape)
+        var checkpoint = Checkpoint(spec: spec, state: state, dataset: dataset, toolVersion: tool, tensors: tensors, classNames: classNames, imageShape: imageShape)
+        checkpoint.imagesTransposed = metadata["images_transposed"] == "true"
+        checkpoint.blasCore = metadata["openblas_core"]
+        return checkpoint
     }
 
     public init(spec: ModelSpec, state: TrainingState, dataset: String, toolVersion: String,

@@ -158,6 +158,13 @@ public struct ModelSpec: Equatable, Sendable {
     public var shuffle = true
     public var seed: UInt64 = 1
     public var callbacks = CallbackSpecs()
+    /// The class count; nil: the training split's largest class + 1.
+    public var classes: Int?
+    /// Subtracted from every label (EMNIST letters label their classes 1...26).
+    public var labelOffset = 0
+    /// One name per class; nil: `class_names.txt` beside the data, a known
+    /// dataset's names, or the label numbers.
+    public var classNames: [String]?
 
     public init(layers: [LayerSpec], loss: LossKind) {
         self.layers = layers
@@ -165,7 +172,8 @@ public struct ModelSpec: Equatable, Sendable {
     }
 
     static let topKeys = ["version", "name", "dataset", "input_shape", "layers", "loss", "optimizer", "metrics",
-                          "epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks"]
+                          "epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks",
+                          "classes", "label_offset", "class_names"]
 
     /// Reads a spec file. A bare name (no "/") that is not a file here is looked
     /// up in each of `searchDirectories` in turn (`configs/`, then the configs
@@ -257,18 +265,35 @@ public struct ModelSpec: Equatable, Sendable {
         shuffle = try root.bool("shuffle", default: true)
         seed = UInt64(try root.integer("seed", default: 1, expected: "a non-negative integer") { $0 >= 0 })
         callbacks = try CallbackSpecs(json: root.value("callbacks"), validationSplit: validationSplit, learningRate: optimizer.learningRate)
+        if root.has("classes") { classes = try root.integer("classes", default: nil, expected: "an integer from 2 to 256") { $0 >= 2 && $0 <= 256 } }
+        labelOffset = try root.integer("label_offset", default: 0, expected: "an integer from 0 to 255") { $0 >= 0 && $0 <= 255 }
+        if let names = root.value("class_names") {
+            guard case let .array(items) = names, !items.isEmpty, items.count <= 256 else {
+                throw ConfigError(path: "class_names", message: "expected an array of 1 to 256 class names, got \(names.kindDescription)")
+            }
+            classNames = try items.enumerated().map { index, item throws(ConfigError) in
+                guard case let .string(name) = item, !name.isEmpty, !name.contains("\n") else {
+                    throw ConfigError(path: "class_names[\(index)]", message: "expected a non-empty one-line name, got \(item.kindDescription)")
+                }
+                return name
+            }
+            if let classes, classNames!.count != classes {
+                throw ConfigError(path: "class_names", message: "has \(classNames!.count) names for the \(classes) classes of \"classes\"")
+            }
+        }
     }
 
     /// The resolved spec as JSON, every default written out; parsing it gives this spec back.
     public var json: JSONValue {
-        .object([
+        let lossJSON: JSONValue = labelSmoothing > 0
+            ? .object([("type", .string(loss.rawValue)), ("label_smoothing", .number(labelSmoothing))]) : .string(loss.rawValue)
+        var members: [(key: String, value: JSONValue)] = [
             ("version", .number(Double(version))),
             ("name", .string(name)),
             ("dataset", .string(dataset)),
             ("input_shape", .array(inputShape.map { .number(Double($0)) })),
             ("layers", .array(layers.map(\.json))),
-            ("loss", labelSmoothing > 0
-                ? .object([("type", .string(loss.rawValue)), ("label_smoothing", .number(labelSmoothing))]) : .string(loss.rawValue)),
+            ("loss", lossJSON),
             ("optimizer", optimizer.json),
             ("metrics", .array(metrics.map { .string($0) })),
             ("epochs", .number(Double(epochs))),
@@ -276,6 +301,11 @@ public struct ModelSpec: Equatable, Sendable {
             ("validation_split", .number(validationSplit)),
             ("shuffle", .bool(shuffle)),
             ("seed", .number(Double(seed))),
-        ] + (callbacks.json.map { [("callbacks", $0)] } ?? []))
+        ]
+        if let callbacks = callbacks.json { members.append(("callbacks", callbacks)) }
+        if let classes { members.append(("classes", .number(Double(classes)))) }
+        if labelOffset != 0 { members.append(("label_offset", .number(Double(labelOffset)))) }
+        if let classNames { members.append(("class_names", .array(classNames.map { .string($0) }))) }
+        return .object(members)
     }
 }

@@ -1,7 +1,43 @@
-/// Class names for the datasets that have them; digits otherwise.
-public func classNames(forDataset name: String, classCount: Int = 10) -> [String] {
-    if name.lowercased().contains("fashion"), classCount == 10 {
-        return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    }
-    return (0 ..< classCount).map(String.init)
+// What the tool knows about MNIST-style datasets by name: their class names,
+// the label of their first class, and whether their images are stored
+// transposed (EMNIST's are). Data it does not know names its classes by number
+// unless the spec or a `class_names.txt` beside the files names them.
+
+/// A dataset the tool knows by name.
+public struct KnownDataset: Sendable, Equatable {
+    public let name: String
+    public let classNames: [String]
+    /// The label the files give the first class (EMNIST letters count from 1);
+    /// the spec's `label_offset` must say so, so nothing is guessed.
+    public let firstLabel: Int
+    /// Pixels stored column by column: shown to people transposed back.
+    public let transposed: Bool
+
+    static let digits = (0 ... 9).map(String.init)
+    static let upper = (65 ... 90).map { String(UnicodeScalar(UInt8($0))) }
+    static let lower = (97 ... 122).map { String(UnicodeScalar(UInt8($0))) }
+    /// EMNIST's balanced and bymerge sets merge 15 lower-case letters into their capitals.
+    static let mergedLower = ["a", "b", "d", "e", "f", "g", "h", "n", "q", "r", "t"]
+
+    public static let all: [KnownDataset] = [
+        KnownDataset(name: "mnist", classNames: digits, firstLabel: 0, transposed: false),
+        KnownDataset(name: "fashion-mnist", classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                                                         "Sneaker", "Bag", "Ankle boot"], firstLabel: 0, transposed: false),
+        // Kuzushiji-MNIST's ten hiragana (お き す つ な は ま や れ を), romanised.
+        KnownDataset(name: "kmnist", classNames: ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"], firstLabel: 0, transposed: false),
+        KnownDataset(name: "emnist-balanced", classNames: digits + upper + mergedLower, firstLabel: 0, transposed: true),
+        KnownDataset(name: "emnist-byclass", classNames: digits + upper + lower, firstLabel: 0, transposed: true),
+        KnownDataset(name: "emnist-bymerge", classNames: digits + upper + mergedLower, firstLabel: 0, transposed: true),
+        KnownDataset(name: "emnist-letters", classNames: upper, firstLabel: 1, transposed: true),
+        KnownDataset(name: "emnist-digits", classNames: digits, firstLabel: 0, transposed: true),
+    ]
+
+    public static func named(_ name: String) -> KnownDataset? { all.first { $0.name == name.lowercased() } }
+}
+
+/// The class names of a dataset with `classCount` classes: the known dataset's
+/// if it has that many, else the label numbers as the files write them.
+public func classNames(forDataset name: String, classCount: Int = 10, labelOffset: Int = 0) -> [String] {
+    if let known = KnownDataset.named(name), known.classNames.count == classCount { return known.classNames }
+    return (0 ..< classCount).map { String($0 + labelOffset) }
 }

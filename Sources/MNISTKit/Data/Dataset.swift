@@ -1,3 +1,5 @@
+import Foundation
+
 public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case wrongElementType(path: String, expected: String, found: IDXElementType)
     case wrongRank(path: String, expected: String, found: [Int])
@@ -7,6 +9,10 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case notFound(name: String, searched: [String])
     case missingFile(directory: String, expected: [String])
     case shapeMismatch(path: String, expected: [Int], found: [Int])
+    case labelBelowOffset(path: String, index: Int, label: Int, offset: Int)
+    case classMissingFromTraining(path: String, index: Int, label: Int, trainingPath: String)
+    case classNamesCount(source: String, names: Int, classCount: Int)
+    case badClassNames(path: String, problem: String)
 
     public var description: String {
         switch self {
@@ -18,6 +24,14 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             return "\(labelsPath): \(labels) labels for \(images) images in \(imagesPath); the counts must match"
         case let .labelOutOfRange(path, index, label, classCount):
             return "\(path): label \(label) at index \(index) is outside 0..<\(classCount)"
+        case let .labelBelowOffset(path, index, label, offset):
+            return "\(path): label \(label) at index \(index) is below the spec's label_offset \(offset)"
+        case let .classMissingFromTraining(path, index, label, trainingPath):
+            return "\(path): label \(label) at index \(index) is a class the training split \(trainingPath) never has"
+        case let .classNamesCount(source, names, classCount):
+            return "\(source): \(names) class names for \(classCount) classes; give one name per class"
+        case let .badClassNames(path, problem):
+            return "\(path): \(problem)"
         case let .empty(path):
             return "\(path): holds no samples"
         case let .notFound(name, searched):
@@ -39,20 +53,28 @@ public struct Dataset: Sendable {
     /// (height, width, channels).
     public let imageShape: [Int]
     public let classCount: Int
+    /// One name per class: the spec's, a `class_names.txt`'s, a known dataset's,
+    /// or the label numbers.
+    public var classNames: [String]
+    /// Stored column by column (EMNIST): pictures for people transpose them back.
+    public var imagesTransposed = false
 
     public var count: Int { labels.count }
     public var sampleSize: Int { imageShape.reduce(1, *) }
 
-    public init(images: [UInt8], labels: [UInt8], imageShape: [Int], classCount: Int) {
+    public init(images: [UInt8], labels: [UInt8], imageShape: [Int], classCount: Int, classNames: [String]? = nil) {
         precondition(images.count == labels.count * imageShape.reduce(1, *), "images do not fit the labels and shape")
         self.images = images
         self.labels = labels
         self.imageShape = imageShape
         self.classCount = classCount
+        self.classNames = classNames ?? (0 ..< classCount).map(String.init)
     }
 
-    /// Pairs an images file (ubyte, N×H×W or N×H×W×C) with a labels file (ubyte, N).
-    public static func load(imagesPath: String, labelsPath: String, classCount: Int = 10) throws -> Dataset {
+    /// Pairs an images file (ubyte, N×H×W or N×H×W×C) with a labels file (ubyte,
+    /// N). Labels become classes by subtracting `labelOffset`; with no
+    /// `classCount` the largest class decides it.
+    public static func load(imagesPath: String, labelsPath: String, classCount: Int? = 10, labelOffset: Int = 0) throws -> Dataset {
         let images = try IDX.read(path: imagesPath)
         let labels = try IDX.read(path: labelsPath)
         guard images.elementType == .uint8 else {
@@ -71,12 +93,22 @@ public struct Dataset: Sendable {
             throw DatasetError.countMismatch(imagesPath: imagesPath, images: images.dimensions[0], labelsPath: labelsPath, labels: labels.dimensions[0])
         }
         guard labels.dimensions[0] > 0, images.elementCount > 0 else { throw DatasetError.empty(path: imagesPath) }
-        if let bad = labels.payload.firstIndex(where: { Int($0) >= classCount }) {
-            throw DatasetError.labelOutOfRange(path: labelsPath, index: bad, label: Int(labels.payload[bad]), classCount: classCount)
+        var classes = labels.payload
+        if labelOffset > 0 {
+            if let bad = classes.firstIndex(where: { Int($0) < labelOffset }) {
+                throw DatasetError.labelBelowOffset(path: labelsPath, index: bad, label: Int(classes[bad]), offset: labelOffset)
+            }
+            let offset = UInt8(labelOffset)
+            for k in classes.indices { classes[k] -= offset }
+        }
+        let count = classCount ?? Int(classes.max() ?? 0) + 1
+        if let bad = classes.firstIndex(where: { Int($0) >= count }) {
+            throw DatasetError.labelOutOfRange(path: labelsPath, index: bad, label: Int(labels.payload[bad]), classCount: count)
         }
         var shape = Array(images.dimensions.dropFirst())
         if shape.count == 2 { shape.append(1) }
-        return Dataset(images: images.payload, labels: labels.payload, imageShape: shape, classCount: classCount)
+        return Dataset(images: images.payload, labels: classes, imageShape: shape, classCount: count,
+                       classNames: (0 ..< count).map { String($0 + labelOffset) })
     }
 
     /// Samples per class, in class order.
@@ -146,14 +178,15 @@ public struct DatasetLocator: Sendable {
     /// The first candidate directory that holds the training images.
     public func directory(for name: String) throws -> String {
         let places = candidates(for: name)
-        for place in places where Self.file(.train, kind: "images", in: place) != nil { return place }
+        for place in places where Self.file(.train, kind: "images", in: place, name: name) != nil { return place }
         throw DatasetError.notFound(name: name, searched: places)
     }
 
-    /// The images and labels paths of one split in `directory`.
-    public static func files(_ split: Split, in directory: String) throws -> (images: String, labels: String) {
+    /// The images and labels paths of one split in `directory`; with a dataset
+    /// `name`, EMNIST's spelling (`emnist-letters-train-images-idx3-ubyte`) too.
+    public static func files(_ split: Split, in directory: String, name: String? = nil) throws -> (images: String, labels: String) {
         func find(_ kind: String) throws -> String {
-            guard let path = file(split, kind: kind, in: directory) else {
+            guard let path = file(split, kind: kind, in: directory, name: name) else {
                 throw DatasetError.missingFile(directory: directory, expected: [spellings(split, kind: kind)[0] + "[.gz]"])
             }
             return path
@@ -168,32 +201,100 @@ public struct DatasetLocator: Sendable {
         return ranks.flatMap { rank in ["-", "."].map { "\(prefix)-\(kind)\($0)idx\(rank)-ubyte" } }
     }
 
-    static func file(_ split: Split, kind: String, in directory: String) -> String? {
-        for name in spellings(split, kind: kind) {
-            for suffix in [".gz", ""] {
-                let path = "\(directory)/\(name)\(suffix)"
-                if isRegularFile(path) { return path }
+    static func file(_ split: Split, kind: String, in directory: String, name dataset: String? = nil) -> String? {
+        let prefixes = [""] + (dataset.map { ["\($0)-"] } ?? [])
+        for prefix in prefixes {
+            for name in spellings(split, kind: kind) {
+                for suffix in [".gz", ""] {
+                    let path = "\(directory)/\(prefix)\(name)\(suffix)"
+                    if isRegularFile(path) { return path }
+                }
             }
         }
         return nil
     }
 
-    /// Loads one split of the dataset `name`.
-    public func load(_ name: String, split: Split, classCount: Int = 10) throws -> Dataset {
-        let paths = try Self.files(split, in: try directory(for: name))
-        return try Dataset.load(imagesPath: paths.images, labelsPath: paths.labels, classCount: classCount)
+    /// Loads one split of the dataset `name` (evaluation: the labels settings
+    /// come from the checkpoint, its class count and names included).
+    public func load(_ name: String, split: Split, labels: LabelSettings = LabelSettings()) throws -> Dataset {
+        let directory = try directory(for: name)
+        let paths = try Self.files(split, in: directory, name: name)
+        var data = try Dataset.load(imagesPath: paths.images, labelsPath: paths.labels, classCount: labels.classes, labelOffset: labels.labelOffset)
+        try data.name(from: labels, directory: directory, dataset: name)
+        return data
     }
 
-    /// Both splits of the dataset `name`, checked to hold images of one shape.
-    public func loadTrainAndTest(_ name: String) throws -> (directory: String, train: Dataset, test: Dataset) {
+    /// Both splits of the dataset `name`, checked to hold images of one shape,
+    /// and test classes the training split has. The class count is the spec's
+    /// `classes`, else the training split's largest class + 1.
+    public func loadTrainAndTest(_ name: String, labels: LabelSettings = LabelSettings()) throws -> (directory: String, train: Dataset, test: Dataset) {
         let directory = try directory(for: name)
-        let trainFiles = try Self.files(.train, in: directory), testFiles = try Self.files(.test, in: directory)
-        let train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels)
-        let test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels)
+        let trainFiles = try Self.files(.train, in: directory, name: name), testFiles = try Self.files(.test, in: directory, name: name)
+        var train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels, classCount: labels.classes, labelOffset: labels.labelOffset)
+        var test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels, classCount: train.classCount, labelOffset: labels.labelOffset)
         guard test.imageShape == train.imageShape else {
             throw DatasetError.shapeMismatch(path: testFiles.images, expected: train.imageShape, found: test.imageShape)
         }
+        let seen = train.labelHistogram()
+        if let bad = test.labels.firstIndex(where: { seen[Int($0)] == 0 }) {
+            throw DatasetError.classMissingFromTraining(path: testFiles.labels, index: bad, label: Int(test.labels[bad]) + labels.labelOffset,
+                                                        trainingPath: trainFiles.labels)
+        }
+        try train.name(from: labels, directory: directory, dataset: name)
+        (test.classNames, test.imagesTransposed) = (train.classNames, train.imagesTransposed)
         return (directory, train, test)
+    }
+}
+
+/// How a spec reads a dataset's labels: Keras' conventions plus `classes`,
+/// `label_offset` and `class_names`.
+public struct LabelSettings: Sendable, Equatable {
+    /// The class count; nil: the training split's largest class + 1.
+    public var classes: Int?
+    /// Subtracted from every label (EMNIST letters count from 1).
+    public var labelOffset = 0
+    public var classNames: [String]?
+
+    public init(classes: Int? = nil, labelOffset: Int = 0, classNames: [String]? = nil) {
+        (self.classes, self.labelOffset, self.classNames) = (classes, labelOffset, classNames)
+    }
+
+    public init(spec: ModelSpec) {
+        self.init(classes: spec.classes, labelOffset: spec.labelOffset, classNames: spec.classNames)
+    }
+}
+
+extension Dataset {
+    /// Names the classes: the settings' names, else `class_names.txt` beside
+    /// the files (one per line), else a known dataset's, else the label numbers.
+    mutating func name(from labels: LabelSettings, directory: String, dataset: String) throws {
+        let known = KnownDataset.named(dataset)
+        if let known, known.firstLabel != labels.labelOffset {
+            throw ConfigError(path: "label_offset", message: "\(known.name) labels its first class \(known.firstLabel), so the spec needs \"label_offset\": \(known.firstLabel) (it has \(labels.labelOffset))")
+        }
+        imagesTransposed = known?.transposed ?? false
+        if let names = labels.classNames {
+            guard names.count == classCount else { throw DatasetError.classNamesCount(source: "class_names", names: names.count, classCount: classCount) }
+            classNames = names
+            return
+        }
+        let file = "\(directory)/class_names.txt"
+        if isRegularFile(file) {
+            let bytes: [UInt8]
+            do {
+                let source = try FileSource(path: file)
+                guard source.size <= 1 << 20 else { throw DatasetError.badClassNames(path: file, problem: "larger than 1 MiB; expected one class name per line") }
+                bytes = try source.read(upTo: source.size)
+            } catch let problem as FileProblem { throw DatasetError.badClassNames(path: file, problem: problem.description) }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw DatasetError.badClassNames(path: file, problem: "not UTF-8 text") }
+            var names = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            while names.last == "" { names.removeLast() }
+            if let blank = names.firstIndex(of: "") { throw DatasetError.badClassNames(path: file, problem: "line \(blank + 1) is empty; expected one class name per line") }
+            guard names.count == classCount else { throw DatasetError.classNamesCount(source: file, names: names.count, classCount: classCount) }
+            classNames = names
+            return
+        }
+        classNames = MNISTKit.classNames(forDataset: dataset, classCount: classCount, labelOffset: labels.labelOffset)
     }
 }
 

@@ -72,7 +72,7 @@ final class ModelSpecTests: XCTestCase {
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"validation_split\": 1}",
              "validation_split: expected a number from 0 up to (not including) 1, got 1"),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"epoch\": 5}",
-             "epoch: unknown key; did you mean \"epochs\"? expected one of version, name, dataset, input_shape, layers, loss, optimizer, metrics, epochs, batch_size, validation_split, shuffle, seed, callbacks"),
+             "epoch: unknown key; did you mean \"epochs\"? expected one of version, name, dataset, input_shape, layers, loss, optimizer, metrics, epochs, batch_size, validation_split, shuffle, seed, callbacks, classes, label_offset, class_names"),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"version\": 2}",
              "version: 2 is newer than the newest supported version 1; upgrade mnist-train"),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"metrics\": [\"auc\"]}",
@@ -117,6 +117,20 @@ final class ModelSpecTests: XCTestCase {
                        .object([("a", .string("x\"\\/\né😀")), ("b", .array([.number(150), .number(0), .bool(true), .null]))]))
         for bad in ["", "{", "[1,]", "01", "1.", "\"\u{01}\"", "nul", "{\"a\" 1}", "[1] 2", "\"\\ud800\"", String(repeating: "[", count: 100)] {
             XCTAssertThrowsError(try JSONParser.parse(bad), bad)
+        }
+    }
+
+    /// Every shipped config parses, survives its JSON round trip, and builds a
+    /// model for its dataset's class count.
+    func testEveryShippedConfigBuilds() throws {
+        let folder = packageRoot.appendingPathComponent("configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()
+        XCTAssertTrue(files.contains("mnist-fast.json") && files.contains("emnist-balanced-cnn.json"), "\(files)")
+        for file in files {
+            let spec = try ModelSpec.load(path: folder.appendingPathComponent(file).path)
+            XCTAssertEqual(try ModelSpec(json: spec.json), spec, file)
+            let classes = spec.classes ?? KnownDataset.named(spec.dataset)?.classNames.count ?? 10
+            XCTAssertNoThrow(try Model(spec: spec, classCount: classes), file)
         }
     }
 }
