@@ -37,8 +37,12 @@ public func exitStatus(for error: Error) -> Int32 {
         default: return ExitStatus.badInput
         }
     case let error as CheckpointError:
-        if error.isMissingFile { return ExitStatus.missingFile }
-        return error.message.hasPrefix("cannot ") ? ExitStatus.cannotCreate : ExitStatus.badInput
+        switch error.kind {
+        case .missingFile: return ExitStatus.missingFile
+        case .cannotWrite: return ExitStatus.cannotCreate
+        case .invalid: return ExitStatus.badInput
+        }
+    case is FitError: return ExitStatus.cannotCreate
     case let error as TrainingError:
         if case .diverged = error { return ExitStatus.software }
         return ExitStatus.interrupted

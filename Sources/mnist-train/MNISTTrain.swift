@@ -97,17 +97,6 @@ struct MNISTTrain: ParsableCommand {
             return
         }
 
-        var metricsFile: FileHandle?
-        if let metrics {
-            if !FileManager.default.fileExists(atPath: metrics) { _ = FileManager.default.createFile(atPath: metrics, contents: nil) }
-            guard let handle = FileHandle(forWritingAtPath: metrics) else {
-                throw UsageError("\(metrics): cannot open the metrics file for writing", status: ExitStatus.cannotCreate)
-            }
-            // A fresh run starts the file afresh; a resumed one continues it.
-            if resume == nil { handle.truncateFile(atOffset: 0) } else { handle.seekToEndOfFile() }
-            metricsFile = handle
-        }
-
         let nothingLeft = trainer.state.epochsCompleted >= spec.epochs || trainer.state.stoppedEarly
         if !quiet, trainer.state.stoppedEarly {
             printOut("\(resume ?? output): early stopping ended this run after epoch \(trainer.state.epochsCompleted); nothing to train")
@@ -123,50 +112,38 @@ struct MNISTTrain: ParsableCommand {
         Interruption.install()
         trainer.shouldStop = { Interruption.received != nil }
         let terminal = standardOutputIsTerminal && !quiet
-        var bestAccuracy = -1.0
         let firstEpoch = trainer.state.epochsCompleted
-        while trainer.state.epochsCompleted < spec.epochs, !trainer.state.stoppedEarly {
-            var lastDraw = 0.0
-            let report: EpochReport
-            do {
-                if Interruption.received != nil { throw TrainingError.stopped(epoch: trainer.state.epochsCompleted + 1, batch: 0) }
-                report = try trainer.runEpoch { progress in
+        var lastDraw = 0.0
+        do {
+            let outputs = FitOutputs(checkpoint: output, bestCheckpoint: saveBest ? bestPath : nil, metrics: metrics, appendMetrics: resume != nil)
+            try trainer.fit(writing: outputs) { event in
+                guard !quiet else { return }
+                switch event {
+                case let .batch(progress):
+                    if progress.batch == 1 { lastDraw = 0 }
                     guard terminal, progress.seconds - lastDraw >= 0.1 || progress.batch == progress.batchCount else { return }
                     lastDraw = progress.seconds
                     printOut("\r" + progressLine(progress, width: terminalColumns()) + "\u{1B}[K", terminator: "")
+                case let .epoch(report):
+                    printOut((terminal ? "\r" : "") + epochLine(report, batchCount: trainer.batchesPerEpoch) + (terminal ? "\u{1B}[K" : ""))
+                    for event in report.events { printOut(callbackLine(event)) }
+                case let .savedBest(previous, accuracy, path):
+                    // As Keras' ModelCheckpoint(save_best_only=True, verbose=1) says it.
+                    printOut("val_accuracy improved from \(previous.map(fourDecimals) ?? "-inf") to \(fourDecimals(accuracy)), saving to \(path)")
                 }
-            } catch let TrainingError.stopped(epoch, batch) {
-                if terminal { printOut("") }
-                let signal = Interruption.received ?? SIGINT
-                let kept = trainer.state.epochsCompleted > firstEpoch ? output : resume
-                // A command that continues the same file, on the same data, run from any folder.
-                let command = ["mnist-train", "--resume", absolutePath(kept ?? ""), "--data", absolutePath(directory)]
-                    .map(shellQuoted).joined(separator: " ")
-                let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: \(command)" }
-                    ?? "no epoch completed, so no checkpoint was written"
-                throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
-                                 status: Interruption.exitStatus(signal))
             }
-            if !quiet {
-                printOut((terminal ? "\r" : "") + epochLine(report, batchCount: trainer.batchesPerEpoch) + (terminal ? "\u{1B}[K" : ""))
-                for event in report.events { printOut(callbackLine(event)) }
-            }
-            let checkpoint = Checkpoint(trainer: trainer)
-            try checkpoint.save(to: output)
-            if saveBest, let validation = report.validation, validation.accuracy > bestAccuracy {
-                // As Keras' ModelCheckpoint(save_best_only=True, verbose=1) says it.
-                if !quiet {
-                    let before = bestAccuracy < 0 ? "-inf" : fourDecimals(bestAccuracy)
-                    printOut("val_accuracy improved from \(before) to \(fourDecimals(validation.accuracy)), saving to \(bestPath)")
-                }
-                bestAccuracy = validation.accuracy
-                try checkpoint.save(to: bestPath)
-            }
-            do { try metricsFile?.write(contentsOf: Data((report.json.serialized + "\n").utf8)) } catch {
-                throw UsageError("\(metrics ?? ""): cannot write metrics: \(error.localizedDescription)", status: ExitStatus.cannotCreate)
-            }
+        } catch let TrainingError.stopped(epoch, batch) {
+            if terminal { printOut("") }
+            let signal = Interruption.received ?? SIGINT
+            let kept = trainer.state.epochsCompleted > firstEpoch ? output : resume
+            // A command that continues the same file, on the same data, run from any folder.
+            let command = ["mnist-train", "--resume", absolutePath(kept ?? ""), "--data", absolutePath(directory)]
+                .map(shellQuoted).joined(separator: " ")
+            let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: \(command)" }
+                ?? "no epoch completed, so no checkpoint was written"
+            throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
+                             status: Interruption.exitStatus(signal))
         }
-        try? metricsFile?.close()
         if !quiet, !nothingLeft { printOut("saved \(output) after \(counted(trainer.state.epochsCompleted, "epoch"))") }
 
         let result = trainer.model.evaluate(test, workers: workers)

@@ -4,7 +4,7 @@ import Foundation
 /// never a torn one: temporary file beside it, fsync, rename, fsync the folder.
 func writeAtomically(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
     func fail(_ what: String, _ target: String) -> CheckpointError {
-        CheckpointError(path: target, message: "cannot \(what): \(String(cString: strerror(errno)))")
+        CheckpointError(path: target, message: "cannot \(what): \(String(cString: strerror(errno)))", kind: .cannotWrite)
     }
     let directory = (path as NSString).deletingLastPathComponent
     let folder = directory.isEmpty ? "." : directory

@@ -1,16 +1,28 @@
 import Foundation
 
 public struct CheckpointError: Error, Equatable, CustomStringConvertible {
+    /// What went wrong, for callers that act on it (exit codes, retries).
+    public enum Kind: Equatable, Sendable {
+        /// The file does not exist.
+        case missingFile
+        /// The file exists but is not a checkpoint this spec can use.
+        case invalid
+        /// Writing the file failed (permissions, a full disk).
+        case cannotWrite
+    }
+
     public let path: String
     public let message: String
-    /// The file does not exist (exit 66 rather than 65).
-    public let isMissingFile: Bool
+    public let kind: Kind
 
-    public init(path: String, message: String, isMissingFile: Bool = false) {
+    public init(path: String, message: String, kind: Kind = .invalid) {
         self.path = path
         self.message = message
-        self.isMissingFile = isMissingFile
+        self.kind = kind
     }
+
+    /// The file does not exist (exit 66 rather than 65).
+    public var isMissingFile: Bool { kind == .missingFile }
 
     public var description: String { "\(path): \(message)" }
 }
@@ -143,7 +155,7 @@ public struct Checkpoint {
             }
             bytes = try file.read(upTo: file.size)
         } catch let problem as FileProblem {
-            throw CheckpointError(path: path, message: problem.description, isMissingFile: problem == .notFound)
+            throw CheckpointError(path: path, message: problem.description, kind: problem == .notFound ? .missingFile : .invalid)
         } catch {
             throw CheckpointError(path: path, message: "\(error)")
         }

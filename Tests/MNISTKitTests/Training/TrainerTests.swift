@@ -73,6 +73,44 @@ final class TrainerTests: XCTestCase {
         XCTAssertNoThrow(try Trainer.checkInput([4, 4, 1], against: [4, 4, 1]))
     }
 
+    /// `fit` as a library user calls it: checkpoint, best checkpoint and metrics
+    /// after every epoch; stopped after epoch 1 and resumed from its file, it
+    /// ends with the bytes of a straight run.
+    func testFitKeepsItsFilesAndResumesExactly() throws {
+        let data = syntheticDataset(count: 120, seed: 8)
+        var spec = syntheticSpec(epochs: 3)
+        spec.validationSplit = 0.25
+        let folder = try makeTemporaryDirectory()
+        func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+        let straight = try Trainer(spec: spec, train: data)
+        var epochs = 0, batches = 0, bests = [Double]()
+        try straight.fit(writing: FitOutputs(checkpoint: path("straight.ckpt"), bestCheckpoint: path("best.ckpt"), metrics: path("m.jsonl"))) {
+            switch $0 {
+            case .epoch: epochs += 1
+            case .batch: batches += 1
+            case let .savedBest(_, accuracy, _): bests.append(accuracy)
+            }
+        }
+        XCTAssertEqual(epochs, 3)
+        XCTAssertEqual(batches, 3 * straight.batchesPerEpoch)
+        XCTAssertFalse(bests.isEmpty)
+        XCTAssertEqual(bests, bests.sorted())
+        XCTAssertEqual(try String(contentsOfFile: path("m.jsonl"), encoding: .utf8).split(separator: "\n").count, 3)
+        XCTAssertEqual(try Checkpoint.load(path: path("straight.ckpt")).state.epochsCompleted, 3)
+
+        let interrupted = try Trainer(spec: spec, train: data)
+        var finished = 0
+        interrupted.shouldStop = { finished >= 1 }
+        XCTAssertThrowsError(try interrupted.fit(writing: FitOutputs(checkpoint: path("resumed.ckpt"))) { if case .epoch = $0 { finished += 1 } }) {
+            XCTAssertEqual($0 as? TrainingError, .stopped(epoch: 2, batch: 0))
+        }
+        XCTAssertEqual(try Checkpoint.load(path: path("resumed.ckpt")).state.epochsCompleted, 1)
+        let resumed = try TrainingPlan(configPath: nil, resumePath: path("resumed.ckpt"), epochs: nil, batchSize: nil, seed: nil).makeTrainer(train: data)
+        try resumed.fit(writing: FitOutputs(checkpoint: path("resumed.ckpt")))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("resumed.ckpt"))), try Data(contentsOf: URL(fileURLWithPath: path("straight.ckpt"))))
+    }
+
     func testClassificationReportByHand() {
         let report = ClassificationReport(labels: [0, 0, 1, 1, 2], predictions: [0, 1, 1, 1, 0], classCount: 3)
         XCTAssertEqual(report.confusion, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])

@@ -7,7 +7,7 @@
 let layerTypes: [any Layer.Type] = [
     Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self,
     BatchNormalization.self, Dropout.self, Flatten.self, Reshape.self, ActivationLayer.self,
-    RandomTranslation.self, RandomRotation.self, RandomZoom.self,
+    RandomFlip.self, RandomTranslation.self, RandomRotation.self, RandomZoom.self,
 ]
 
 protocol Layer: Sendable {

@@ -71,6 +71,29 @@ final class AugmentationTests: XCTestCase {
         } }
     }
 
+    func testFlipMirrorsExactlyAboutHalfTheTime() throws {
+        let image = numbered(3, 4)
+        let mirrored: [Float] = (0 ..< 12).map { (k: Int) -> Float in image[(k / 4) * 4 + 3 - k % 4] }
+        var seen = Set<[Float]>()
+        var spec = ModelSpec(layers: [try LayerSpec.parse(#"{"type": "random_flip", "mode": "horizontal"}"#), .flatten, .dense(units: 12)],
+                             loss: .meanSquaredError)
+        spec.inputShape = [3, 4]
+        let model = try Model(spec: spec, classCount: 12)
+        let identity: [Float] = (0 ..< 144).map { (k: Int) -> Float in k / 12 == k % 12 ? 1 : 0 }
+        model.parameters.assign(identity + [Float](repeating: 0, count: 12))
+        var random = RandomGenerator(seed: 5)
+        var flips = 0
+        for _ in 0 ..< 200 {
+            let out = model.predict(image, training: true, random: &random)
+            seen.insert(out)
+            if out == mirrored { flips += 1 }
+        }
+        // Only the image and its mirror, to the bit; each about half the time.
+        XCTAssertEqual(seen, [image, mirrored])
+        XCTAssertTrue((70 ... 130).contains(flips), "\(flips) flips in 200")
+        XCTAssertEqual(try LayerSpec.parse(#"{"type": "random_flip"}"#).json["mode"], .string("horizontal_and_vertical"))
+    }
+
     func testInferenceIgnoresAugmentation() throws {
         let data = syntheticDataset(count: 120, seed: 9)
         var plain = syntheticSpec(epochs: 1)
