@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "mnist-train", targets: ["mnist-train"]),
         .executable(name: "mnist-eval", targets: ["mnist-eval"]),
+        .executable(name: "mnist-export", targets: ["mnist-export"]),
         .library(name: "MNISTKit", targets: ["MNISTKit"]),
     ],
     dependencies: [
@@ -31,6 +32,9 @@ let package = Package(
             dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mnist-eval",
+            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "mnist-export",
             dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Fixtures (synthetic datasets, gzip) that both test targets build for themselves.
         .target(name: "TestFixtures", dependencies: ["MNISTKit", "CZlib"], path: "Tests/TestFixtures"),

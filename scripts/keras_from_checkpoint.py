@@ -19,6 +19,8 @@ CLASSES = {
     "dense": "Dense", "conv2d": "Conv2D", "max_pooling2d": "MaxPooling2D", "average_pooling2d": "AveragePooling2D",
     "global_average_pooling2d": "GlobalAveragePooling2D", "batch_normalization": "BatchNormalization",
     "dropout": "Dropout", "flatten": "Flatten", "reshape": "Reshape", "activation": "Activation",
+    "random_flip": "RandomFlip", "random_translation": "RandomTranslation", "random_rotation": "RandomRotation",
+    "random_zoom": "RandomZoom",
 }
 IMAGE_LAYERS = {"conv2d", "max_pooling2d", "average_pooling2d", "global_average_pooling2d"}
 VARIABLES = ["kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"]

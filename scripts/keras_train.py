@@ -35,13 +35,24 @@ def main():
     model = build(spec)
     optimizer = spec.get("optimizer", "rmsprop")
     if isinstance(optimizer, dict):
-        optimizer = keras.optimizers.get({"class_name": optimizer["type"], "config": {k: v for k, v in optimizer.items() if k != "type"}})
-    model.compile(optimizer=optimizer, loss=spec["loss"], metrics=["accuracy"])
+        config = {k: v for k, v in optimizer.items() if k != "type"}
+        rate = config.get("learning_rate")
+        if isinstance(rate, dict):  # a schedule: Keras' own class of the same name and arguments
+            if rate["type"] == "one_cycle":
+                raise SystemExit("error: Keras has no one_cycle schedule")
+            name = "".join(part.capitalize() for part in rate["type"].split("_"))
+            config["learning_rate"] = getattr(keras.optimizers.schedules, name)(**{k: v for k, v in rate.items() if k != "type"})
+        optimizer = keras.optimizers.get({"class_name": optimizer["type"], "config": config})
+    loss = spec["loss"]
+    if isinstance(loss, dict):  # {"type": "categorical_crossentropy", "label_smoothing": 0.1}
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=loss.get("label_smoothing", 0.0))
+    loss_name = spec["loss"]["type"] if isinstance(spec["loss"], dict) else spec["loss"]
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     shape = (-1,) + tuple(spec["input_shape"])
     images, labels = load_idx(args.data, "train")
     test_images, test_labels = load_idx(args.data, "t10k")
     x, x_test = images.reshape(shape).astype("float32") / 255, test_images.reshape(shape).astype("float32") / 255
-    one_hot = spec["loss"] == "categorical_crossentropy"
+    one_hot = loss_name == "categorical_crossentropy"
     y = keras.utils.to_categorical(labels, 10) if one_hot else labels
     y_test = keras.utils.to_categorical(test_labels, 10) if one_hot else test_labels
     epochs = args.epochs or spec.get("epochs", 1)

@@ -43,6 +43,7 @@ public func exitStatus(for error: Error) -> Int32 {
         case .invalid: return ExitStatus.badInput
         }
     case is FitError: return ExitStatus.cannotCreate
+    case let error as SafetensorsError: return error.isMissingFile ? ExitStatus.missingFile : ExitStatus.badInput
     case let error as TrainingError:
         if case .diverged = error { return ExitStatus.software }
         return ExitStatus.interrupted

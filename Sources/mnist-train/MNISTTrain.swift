@@ -24,11 +24,14 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Continue training from this checkpoint (its spec is used; --epochs is the total).")
     var resume: String?
 
+    @Option(help: "Start a fresh run from these weights (safetensors, tensors by Keras names such as dense_1.kernel; F32, F16 or BF16) instead of random initialisation.")
+    var `init`: String?
+
     @Option(help: "Dataset folder holding the four IDX files (overrides the name lookup).")
     var data: String?
 
     // `.unconditional`: "--epochs -1" is a bad value to report, not a missing one.
-    @Option(parsing: .unconditional, help: "Epochs in total (overrides the spec).")
+    @Option(parsing: .unconditional, help: "Epochs in total (overrides the spec); 0 with --init saves and evaluates the given weights.")
     var epochs: Int?
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Samples per batch (overrides the spec).")
@@ -58,7 +61,9 @@ struct MNISTTrain: ParsableCommand {
     static func main() { runAsTool() }
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be a positive integer, received: \(epochs)") }
+        if let epochs, epochs < 1, !(epochs == 0 && `init` != nil) {
+            throw ValidationError("--epochs must be a positive integer (0 only with --init), received: \(epochs)")
+        }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be a positive integer, received: \(batchSize)") }
         try validateThreads(threads)
         if saveBest, resume == nil, (output ?? "model.ckpt").hasSuffix(".best.ckpt") {
@@ -72,7 +77,7 @@ struct MNISTTrain: ParsableCommand {
         let workers = workerPool(threads: threads)
 
         let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed,
-                                    configSearch: configSearchDirectories())
+                                    configSearch: configSearchDirectories(), initPath: `init`)
         let spec = plan.spec
         if saveBest, spec.validationSplit == 0 {
             throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")
@@ -98,7 +103,9 @@ struct MNISTTrain: ParsableCommand {
         }
 
         let nothingLeft = trainer.state.epochsCompleted >= spec.epochs || trainer.state.stoppedEarly
-        if !quiet, trainer.state.stoppedEarly {
+        if !quiet, spec.epochs == 0, resume == nil {
+            printOut("\"\(spec.name)\" with the weights of \(`init` ?? "the initialisation"), 0 epochs: nothing to train")
+        } else if !quiet, trainer.state.stoppedEarly {
             printOut("\(resume ?? output): early stopping ended this run after epoch \(trainer.state.epochsCompleted); nothing to train")
         } else if !quiet, nothingLeft {
             printOut("\(resume ?? output) already holds \(counted(trainer.state.epochsCompleted, "completed epoch")) of \(spec.epochs); nothing to train (give a larger --epochs to continue)")
@@ -144,7 +151,13 @@ struct MNISTTrain: ParsableCommand {
             throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
                              status: Interruption.exitStatus(signal))
         }
-        if !quiet, !nothingLeft { printOut("saved \(output) after \(counted(trainer.state.epochsCompleted, "epoch"))") }
+        if spec.epochs == 0, resume == nil {
+            // Nothing to train: the given weights, saved as a checkpoint like any other.
+            try Checkpoint(trainer: trainer).save(to: output)
+            if !quiet { printOut("saved \(output) with the weights of \(`init` ?? "the initialisation") (0 epochs)") }
+        } else if !quiet, !nothingLeft {
+            printOut("saved \(output) after \(counted(trainer.state.epochsCompleted, "epoch"))")
+        }
 
         let result = trainer.model.evaluate(test, workers: workers)
         printOut("test_loss: \(fourDecimals(result.loss)) - test_accuracy: \(fourDecimals(result.accuracy))")

@@ -10,8 +10,8 @@ final class BadInputTests: XCTestCase {
         let box = try Sandbox()
         let cases: [([String], String)] = [
             ([], "give --config PATH, or --resume CHECKPOINT"),
-            (["--config", box.config.path, "--epochs", "0"], "--epochs must be a positive integer, received: 0"),
-            (["--config", box.config.path, "--epochs", "-3"], "--epochs must be a positive integer, received: -3"),
+            (["--config", box.config.path, "--epochs", "0"], "--epochs must be a positive integer (0 only with --init), received: 0"),
+            (["--config", box.config.path, "--epochs", "-3"], "--epochs must be a positive integer (0 only with --init), received: -3"),
             (["--config", box.config.path, "--batch-size", "-1"], "--batch-size must be a positive integer, received: -1"),
             (["--config", box.config.path, "--threads", "-2"], "--threads must be from 1 to 256, received: -2"),
             (["--config", box.config.path, "--threads", "0"], "--threads must be from 1 to 256, received: 0"),

@@ -235,7 +235,7 @@ final class TrainAndEvalTests: XCTestCase {
     /// The README's exit code table lists the codes `--help` lists.
     func testReadmeExitCodesMatchTheHelp() throws {
         let help = try runTool("mnist-train", ["--help"]).stdout.replacingOccurrences(of: "\n", with: " ")
-        let listed = help.components(separatedBy: "Exit codes:").last ?? ""
+        let listed = (help.components(separatedBy: "Exit codes:").last ?? "").components(separatedBy: "USAGE:").first ?? ""
         let helpCodes = Set(listed.matches(of: /(\d+) [a-z]/).map { Int($0.1)! })
         let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let table = readme.components(separatedBy: "### Exit codes and errors").last ?? ""

@@ -62,6 +62,8 @@ public struct Checkpoint {
     public var imagesTransposed = false
     /// The OpenBLAS kernel that trained it: results differ between kernels.
     public var blasCore: String? = BLAS.coreName
+    /// The weights file a run started from, if not from our initialisation.
+    public var weightsSource: WeightsSource?
     /// Name, shape and values of every tensor, in file order.
     public let tensors: [(name: String, shape: [Int], values: [Float])]
 
@@ -74,6 +76,7 @@ public struct Checkpoint {
         self.init(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state, imageShape: trainer.train.imageShape,
                   classNames: trainer.train.classNames)
         imagesTransposed = trainer.train.imagesTransposed
+        weightsSource = trainer.weightsSource
     }
 
     public init(model: Model, optimizer: Optimizer, state: TrainingState, imageShape: [Int]? = nil, classNames: [String]? = nil) {
@@ -101,41 +104,26 @@ public struct Checkpoint {
 
     // MARK: Writing
 
-    /// The file's bytes.
+    /// The file's bytes: a safetensors file whose metadata ends with a CRC-32
+    /// of its data section.
     public func encoded() -> [UInt8] {
-        var data = [UInt8]()
-        data.reserveCapacity(tensors.reduce(0) { $0 + $1.values.count * 4 })
-        var entries = [(key: String, value: JSONValue)]()
-        for tensor in tensors {
-            let begin = data.count
-            for value in tensor.values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-            entries.append((tensor.name, .object([
-                ("dtype", .string("F32")),
-                ("shape", .array(tensor.shape.map { .number(Double($0)) })),
-                ("data_offsets", .array([.number(Double(begin)), .number(Double(data.count))])),
-            ])))
-        }
-        let crc = data.withUnsafeBytes { crc32Checksum($0) }
-        var metadata: [(key: String, value: JSONValue)] = [
-            ("format", .string(Checkpoint.format)),
-            ("format_version", .string(String(Checkpoint.formatVersion))),
-            ("spec", .string(spec.json.serialized)),
-            ("state", .string(state.json.serialized)),
-            ("dataset", .string(dataset)),
+        var metadata: [(key: String, value: String)] = [
+            ("format", Checkpoint.format),
+            ("format_version", String(Checkpoint.formatVersion)),
+            ("spec", spec.json.serialized),
+            ("state", state.json.serialized),
+            ("dataset", dataset),
         ]
-        if let classNames { metadata.append(("class_names", .string(JSONValue.array(classNames.map { .string($0) }).serialized))) }
-        if let imageShape { metadata.append(("image_shape", .string(imageShape.json.serialized))) }
-        if imagesTransposed { metadata.append(("images_transposed", .string("true"))) }
-        if let blasCore { metadata.append(("openblas_core", .string(blasCore))) }
-        metadata.append(("tool_version", .string(toolVersion)))
-        metadata.append(("crc32", .string(String(crc, radix: 16).leftPadded(to: 8))))
-        var header = Array(JSONValue.object([("__metadata__", .object(metadata.map { ($0.key, $0.value) }))] + entries).serialized.utf8)
-        // Pad with spaces so the data starts 8-byte aligned, as safetensors does.
-        while (8 + header.count) % 8 != 0 { header.append(0x20) }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(8 + header.count + data.count)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
-        return bytes + header + data
+        if let classNames { metadata.append(("class_names", JSONValue.array(classNames.map { .string($0) }).serialized)) }
+        if let imageShape { metadata.append(("image_shape", imageShape.json.serialized)) }
+        if imagesTransposed { metadata.append(("images_transposed", "true")) }
+        if let blasCore { metadata.append(("openblas_core", blasCore)) }
+        if let weightsSource { metadata += [("init_weights", weightsSource.file), ("init_weights_sha256", weightsSource.sha256)] }
+        metadata.append(("tool_version", toolVersion))
+        let file = SafetensorsFile(metadata: metadata, tensors: tensors.map { SafetensorsFile.Tensor(name: $0.name, shape: $0.shape, values: $0.values) })
+        return file.encoded { data in
+            [("crc32", String(data.withUnsafeBytes { crc32Checksum($0) }, radix: 16).leftPadded(to: 8))]
+        }
     }
 
     /// Writes atomically: a temporary file in the same folder, fsync, rename over
@@ -168,26 +156,11 @@ public struct Checkpoint {
     /// against the spec's layers.
     public static func decode(_ bytes: [UInt8], path: String) throws(CheckpointError) -> Checkpoint {
         func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
-        guard bytes.count >= 8 else { throw fail("truncated: \(bytes.count) bytes, too short for a checkpoint") }
-        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(bytes.count - 8) else {
-            throw fail("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes): truncated or not a checkpoint")
-        }
-        guard headerLength <= UInt64(maximumHeaderBytes) else { throw fail("header of \(headerLength) bytes is larger than any checkpoint's") }
-        let headerEnd = 8 + Int(headerLength)
-        let header: JSONValue
-        do { header = try JSONParser.parse(Array(bytes[8 ..< headerEnd])) } catch {
-            throw fail("damaged header: \(error.description)")
-        }
-        guard case let .object(members) = header else { throw fail("damaged header: expected a JSON object") }
-        guard case let .object(metadataMembers)? = header["__metadata__"] else {
-            throw fail("not an mnist-train checkpoint: no __metadata__ in the header")
-        }
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile.decode(bytes, path: path) } catch { throw fail(error.message) }
         var metadata = [String: String]()
-        for member in metadataMembers {
-            guard case let .string(text) = member.value else { throw fail("damaged header: __metadata__.\(member.key) is not a string") }
-            metadata[member.key] = text
-        }
+        for (key, value) in file.metadata { metadata[key] = value }
+        guard !file.metadata.isEmpty else { throw fail("not an mnist-train checkpoint: no __metadata__ in the header") }
         guard metadata["format"] == format else {
             throw fail("not an mnist-train checkpoint (format \(metadata["format"].map { "\"\($0)\"" } ?? "missing"))")
         }
@@ -197,47 +170,11 @@ public struct Checkpoint {
         guard version <= formatVersion else {
             throw fail("format version \(version) is newer than this mnist-train reads (up to \(formatVersion)); upgrade mnist-train")
         }
-
-        // Tensor entries: dtype, shape, offsets, all checked before any data is read.
-        let dataSize = bytes.count - headerEnd
-        var entries = [(name: String, shape: [Int], begin: Int, end: Int)]()
-        for member in members where member.key != "__metadata__" {
-            let name = member.key
-            guard case .string("F32")? = member.value["dtype"] else {
-                throw fail("tensor \(name): dtype \(member.value["dtype"]?.kindDescription ?? "missing"), expected \"F32\"")
-            }
-            guard case let .array(shapeItems)? = member.value["shape"],
-                  let shape = shapeItems.integers(), shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor \(name): shape is not a list of non-negative integers")
-            }
-            guard case let .array(offsetItems)? = member.value["data_offsets"], let offsets = offsetItems.integers(),
-                  offsets.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw fail("tensor \(name): data_offsets is not a [begin, end] pair")
-            }
-            guard offsets[1] <= dataSize else {
-                throw fail("tensor \(name): data_offsets \(offsets) run past the end of the data (\(dataSize) bytes): truncated")
-            }
-            var elementBytes = 4
-            for dimension in shape {
-                let (product, overflow) = elementBytes.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw fail("tensor \(name): shape \(formatShape(shape)) is too large") }
-                elementBytes = product
-            }
-            guard offsets[1] - offsets[0] == elementBytes else {
-                throw fail("tensor \(name): data_offsets \(offsets) hold \(offsets[1] - offsets[0]) bytes, but F32 \(formatShape(shape)) needs \(elementBytes)")
-            }
-            entries.append((name, shape, offsets[0], offsets[1]))
+        if let other = file.tensors.first(where: { $0.dtype != .f32 }) {
+            throw fail("tensor \(other.name): dtype \"\(other.dtype.rawValue)\", expected \"F32\"")
         }
-        var covered = 0
-        for entry in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
-            guard entry.begin >= covered || entry.begin == entry.end else { throw fail("tensor \(entry.name): its data overlaps another tensor's") }
-            guard entry.begin == covered || entry.begin == entry.end else { throw fail("data section has a gap before tensor \(entry.name)") }
-            covered = max(covered, entry.end)
-        }
-        guard covered == dataSize else { throw fail("data section has \(dataSize - covered) bytes that belong to no tensor") }
-
-        let crc = bytes.withUnsafeBytes { crc32Checksum(UnsafeRawBufferPointer(rebasing: $0[headerEnd...])) }
         guard let expected = metadata["crc32"].flatMap({ UInt32($0, radix: 16) }) else { throw fail("damaged header: crc32 is missing") }
+        let crc = file.dataCRC32
         guard crc == expected else {
             throw fail("CRC-32 mismatch (stored \(String(expected, radix: 16).leftPadded(to: 8)), computed \(String(crc, radix: 16).leftPadded(to: 8))): the data is damaged; re-run training to regenerate the checkpoint")
         }
@@ -267,17 +204,13 @@ public struct Checkpoint {
             }
             imageShape = shape
         }
-        let data = headerEnd
-        let tensors = entries.map { entry in
-            (entry.name, entry.shape, bytes.withUnsafeBytes { raw in
-                (0 ..< (entry.end - entry.begin) / 4).map { k in
-                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: data + entry.begin + 4 * k, as: UInt32.self)))
-                }
-            })
-        }
+        let tensors = file.tensors.map { ($0.name, $0.shape, $0.values) }
         var checkpoint = Checkpoint(spec: spec, state: state, dataset: dataset, toolVersion: tool, tensors: tensors, classNames: classNames, imageShape: imageShape)
         checkpoint.imagesTransposed = metadata["images_transposed"] == "true"
         checkpoint.blasCore = metadata["openblas_core"]
+        if let file = metadata["init_weights"], let digest = metadata["init_weights_sha256"] {
+            checkpoint.weightsSource = WeightsSource(file: file, sha256: digest)
+        }
         return checkpoint
     }
 

@@ -259,7 +259,8 @@ public struct ModelSpec: Equatable, Sendable {
                 return "accuracy"
             }
         }
-        epochs = try root.integer("epochs", default: 1)
+        // 0 trains nothing (a model from --init, evaluated and saved as it is).
+        epochs = try root.integer("epochs", default: 1, expected: "a non-negative integer") { $0 >= 0 }
         batchSize = try root.integer("batch_size", default: 32)
         validationSplit = try root.number("validation_split", default: 0, expected: "a number from 0 up to (not including) 1") { $0 >= 0 && $0 < 1 }
         shuffle = try root.bool("shuffle", default: true)

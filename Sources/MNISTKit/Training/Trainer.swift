@@ -115,6 +115,8 @@ public final class Trainer {
     private let workspace: Workspace
     /// The threads every step and evaluation runs on.
     public let workers: WorkerPool
+    /// The file the first weights came from (`--init`), when not our own initialisation.
+    public var weightsSource: WeightsSource?
     /// Polled after every batch; returning true stops the epoch with `TrainingError.stopped`.
     public var shouldStop: () -> Bool = { false }
 

@@ -4,10 +4,16 @@ public struct TrainingPlan {
     public let spec: ModelSpec
     public let checkpoint: Checkpoint?
     public let checkpointPath: String?
+    /// A weights file to start from instead of random initialisation.
+    public let initPath: String?
 
     /// `configSearch`: where a bare config name is looked up (see `ModelSpec.load`).
     public init(configPath: String?, resumePath: String?, epochs: Int?, batchSize: Int?, seed: UInt64?,
-                configSearch: [String] = ["configs"]) throws {
+                configSearch: [String] = ["configs"], initPath: String? = nil) throws {
+        if initPath != nil, resumePath != nil {
+            throw PlanError(option: "--init", message: "starts a fresh run; a resumed run keeps its checkpoint's weights")
+        }
+        self.initPath = initPath
         var spec: ModelSpec
         if let resumePath {
             let checkpoint = try Checkpoint.load(path: resumePath)
@@ -39,9 +45,20 @@ public struct TrainingPlan {
     }
 
     public func makeTrainer(train: Dataset, workers: WorkerPool = .serial) throws -> Trainer {
-        guard let checkpoint, let checkpointPath else { return try Trainer(spec: spec, train: train, workers: workers) }
+        guard let checkpoint, let checkpointPath else {
+            let trainer = try Trainer(spec: spec, train: train, workers: workers)
+            if let initPath {
+                // Step 0, a fresh optimizer: only the weights come from the file.
+                let (file, source) = try WeightsSource.load(path: initPath)
+                try trainer.model.loadWeights(file, path: initPath)
+                trainer.weightsSource = source
+            }
+            return trainer
+        }
         let (model, optimizer, state) = try checkpoint.restore(path: checkpointPath, classCount: train.classCount, spec: spec)
-        return try Trainer(model: model, optimizer: optimizer, state: state, train: train, workers: workers)
+        let trainer = try Trainer(model: model, optimizer: optimizer, state: state, train: train, workers: workers)
+        trainer.weightsSource = checkpoint.weightsSource
+        return trainer
     }
 }
 

@@ -97,7 +97,7 @@ final class CheckpointTests: XCTestCase {
         let spec = try ModelSpec.parse(#"{"layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}], "loss": "categorical_crossentropy", "input_shape": [4, 4]}"#)
 
         let cases: [(String, [UInt8], String)] = [
-            ("empty", [], "truncated: 0 bytes, too short for a checkpoint"),
+            ("empty", [], "truncated: 0 bytes, too short for a safetensors file"),
             ("truncated", Array(good.dropLast(100)), "run past the end of the data"),
             ("header length past end", pastEnd, "runs past the end of the file"),
             ("flipped data byte", flippedData, "CRC-32 mismatch"),
@@ -106,7 +106,8 @@ final class CheckpointTests: XCTestCase {
                                               #""dense_1.bias":{"dtype":"F32","shape":[16],"data_offsets":[0,64]"#), "overlaps another tensor"),
             ("size does not match shape", replacing(#""shape":\[16,16\]"#, #""shape":[16,15]"#), "needs 960"),
             ("missing tensor", replacing(#","optimizer\.dense_2\.bias\.rms":\{[^}]*\}"#, ""), "bytes that belong to no tensor"),
-            ("wrong dtype", replacing(#""dense_2\.bias":\{"dtype":"F32""#, #""dense_2.bias":{"dtype":"F16""#), "dtype \"F16\", expected \"F32\""),
+            ("wrong dtype", replacing(#""dense_2\.bias":\{"dtype":"F32""#, #""dense_2.bias":{"dtype":"F16""#), "but F16 (10,) needs 20"),
+            ("unknown dtype", replacing(#""dense_2\.bias":\{"dtype":"F32""#, #""dense_2.bias":{"dtype":"I64""#), #"dtype "I64", expected one of "F32", "F16", "BF16""#),
             ("newer version", replacing(#""format_version":"1""#, #""format_version":"2""#), "format version 2 is newer than this mnist-train reads (up to 1); upgrade mnist-train"),
             ("another format", replacing(#""format":"mnist-train-checkpoint""#, #""format":"pytorch""#), "not an mnist-train checkpoint (format \"pytorch\")"),
             ("not a checkpoint", Array("just some text, not a checkpoint".utf8), "runs past the end of the file"),

@@ -67,7 +67,7 @@ final class ModelSpecTests: XCTestCase {
              "optimizer.learning_rate: expected a positive number or a schedule object, got -0.1"),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"optimizer\": {\"type\": \"sgd\", \"rho\": 0.9}}",
              "optimizer.rho: unknown key; expected one of type, learning_rate, weight_decay, clipnorm, global_clipnorm, clipvalue, momentum, nesterov"),
-            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"epochs\": \"5\"}", #"epochs: expected a positive integer, got "5""#),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"epochs\": \"5\"}", #"epochs: expected a non-negative integer, got "5""#),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"batch_size\": -1}", "batch_size: expected a positive integer, got -1"),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"validation_split\": 1}",
              "validation_split: expected a number from 0 up to (not including) 1, got 1"),

@@ -1,0 +1,40 @@
+import ArgumentParser
+import CLISupport
+import Foundation
+import MNISTKit
+
+@main
+struct MNISTExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist-export",
+        abstract: "Export a checkpoint's weights for use elsewhere.",
+        discussion: """
+            --weights writes a weights-only safetensors file: every layer variable under its Keras name \
+            (dense_1.kernel as (inputs, units), conv2d_1.kernel as (kh, kw, in, out), \
+            batch_normalization_1.moving_mean, ...), no optimizer state, with the spec, class names \
+            and image shape in its metadata. `mnist-train --init FILE` starts from it; Keras' \
+            layer.set_weights takes its tensors as they are. \
+            Exit codes: 0 ok, 64 bad command line, 65 bad input, 66 missing file, 73 cannot write.
+            """,
+        version: toolVersion)
+
+    @Argument(help: "Checkpoint file written by mnist-train.")
+    var checkpoint: String
+
+    @Option(help: "Write the weights (safetensors) to this file.")
+    var weights: String
+
+    static func main() { runAsTool() }
+
+    func run() throws {
+        let loaded = try Checkpoint.load(path: checkpoint)
+        let (model, _, _) = try loaded.restore(path: checkpoint, classCount: loaded.classNames?.count ?? 10)
+        try checkCheckpointPath(weights)
+        var metadata: [(key: String, value: String)] = [("format", "mnist-train-weights"), ("spec", loaded.spec.json.serialized),
+                                                        ("dataset", loaded.dataset)]
+        if let names = loaded.classNames { metadata.append(("class_names", JSONValue.array(names.map { .string($0) }).serialized)) }
+        if let shape = loaded.imageShape { metadata.append(("image_shape", JSONValue.array(shape.map { .number(Double($0)) }).serialized)) }
+        try model.weightsFile(metadata: metadata).save(to: weights)
+        printOut("wrote \(weights): \(counted(model.variables.count, "tensor")), \(groupedThousands(model.parameterCount + model.nonTrainableCount)) values")
+    }
+}
