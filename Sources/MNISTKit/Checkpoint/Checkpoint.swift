@@ -136,16 +136,8 @@ public struct Checkpoint {
 
     public static func load(path: String) throws(CheckpointError) -> Checkpoint {
         let bytes: [UInt8]
-        do {
-            let file = try FileSource(path: path)
-            guard file.size <= maximumFileBytes else {
-                throw FileProblem.system("\(file.size) bytes is larger than any checkpoint (\(maximumFileBytes) bytes at most)")
-            }
-            bytes = try file.read(upTo: file.size)
-        } catch let problem as FileProblem {
-            throw CheckpointError(path: path, message: problem.description, kind: problem == .notFound ? .missingFile : .invalid)
-        } catch {
-            throw CheckpointError(path: path, message: "\(error)")
+        do { bytes = try SafetensorsFile.readBytes(path: path, maximumBytes: maximumFileBytes, noun: "any checkpoint") } catch {
+            throw CheckpointError(path: path, message: error.message, kind: error.isMissingFile ? .missingFile : .invalid)
         }
         return try decode(bytes, path: path)
     }

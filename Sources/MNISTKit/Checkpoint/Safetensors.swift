@@ -103,19 +103,22 @@ public struct SafetensorsFile {
 
     /// Reads and checks a whole file; larger than `maximumBytes` is refused before reading.
     public static func load(path: String, maximumBytes: Int = 1 << 31) throws(SafetensorsError) -> SafetensorsFile {
-        let bytes: [UInt8]
+        try decode(readBytes(path: path, maximumBytes: maximumBytes), path: path)
+    }
+
+    /// A whole file's bytes, refused before reading when larger than `maximumBytes`.
+    static func readBytes(path: String, maximumBytes: Int, noun: String = "this tool reads") throws(SafetensorsError) -> [UInt8] {
         do {
             let file = try FileSource(path: path)
             guard file.size <= maximumBytes else {
-                throw FileProblem.system("\(file.size) bytes is larger than this tool reads (\(maximumBytes) bytes at most)")
+                throw FileProblem.system("\(file.size) bytes is larger than \(noun) (\(maximumBytes) bytes at most)")
             }
-            bytes = try file.read(upTo: file.size)
+            return try file.read(upTo: file.size)
         } catch let problem as FileProblem {
             throw SafetensorsError(path: path, message: problem.description, isMissingFile: problem == .notFound)
         } catch {
             throw SafetensorsError(path: path, message: "\(error)")
         }
-        return try decode(bytes, path: path)
     }
 
     /// Parses and checks every part: header length and JSON, each tensor's

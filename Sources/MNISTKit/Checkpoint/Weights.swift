@@ -46,15 +46,7 @@ extension Model {
 extension WeightsSource {
     /// Reads a weights file and names it by its digest.
     public static func load(path: String) throws(SafetensorsError) -> (file: SafetensorsFile, source: WeightsSource) {
-        let bytes: [UInt8]
-        do {
-            let source = try FileSource(path: path)
-            bytes = try source.read(upTo: source.size)
-        } catch let problem as FileProblem {
-            throw SafetensorsError(path: path, message: problem.description, isMissingFile: problem == .notFound)
-        } catch {
-            throw SafetensorsError(path: path, message: "\(error)")
-        }
+        let bytes = try SafetensorsFile.readBytes(path: path, maximumBytes: 1 << 31)
         let file = try SafetensorsFile.decode(bytes, path: path)
         return (file, WeightsSource(file: URL(fileURLWithPath: path).lastPathComponent, sha256: sha256Hex(bytes)))
     }
