@@ -49,6 +49,9 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Write one JSON object per epoch to this file (a fresh run starts it anew, --resume appends).")
     var metrics: String?
 
+    @Option(help: "Draw loss and accuracy per epoch, training and validation, into this SVG file, redrawn after every epoch.")
+    var plot: String?
+
     @Flag(name: .customLong("save-best"), help: "Also keep the checkpoint with the best val_accuracy (next to --output, as *.best.ckpt).")
     var saveBest = false
 
@@ -121,9 +124,13 @@ struct MNISTTrain: ParsableCommand {
         let terminal = standardOutputIsTerminal && !quiet
         let firstEpoch = trainer.state.epochsCompleted
         var lastDraw = 0.0
+        var plotFailure: UsageError?
         do {
             let outputs = FitOutputs(checkpoint: output, bestCheckpoint: saveBest ? bestPath : nil, metrics: metrics, appendMetrics: resume != nil)
             try trainer.fit(writing: outputs) { event in
+                if let plot, case .epoch = event {
+                    plotFailure = plotFailure ?? writePlot(trainer.state.history, title: spec.name, to: plot)
+                }
                 guard !quiet else { return }
                 switch event {
                 case let .batch(progress):
@@ -151,6 +158,7 @@ struct MNISTTrain: ParsableCommand {
             throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
                              status: Interruption.exitStatus(signal))
         }
+        if let plotFailure { throw plotFailure }
         if spec.epochs == 0, resume == nil {
             // Nothing to train: the given weights, saved as a checkpoint like any other.
             try Checkpoint(trainer: trainer).save(to: output)
@@ -161,5 +169,16 @@ struct MNISTTrain: ParsableCommand {
 
         let result = trainer.model.evaluate(test, workers: workers)
         printOut("test_loss: \(fourDecimals(result.loss)) - test_accuracy: \(fourDecimals(result.accuracy))")
+    }
+}
+
+/// Writes the curves whole (a temporary file renamed over the old), so a
+/// browser never sees half a picture; a failure is returned to report once.
+func writePlot(_ history: [EpochFigures], title: String, to path: String) -> UsageError? {
+    do {
+        try Data(trainingCurvesSVG(history, title: title).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return nil
+    } catch {
+        return UsageError("\(path): cannot write the plot: \(error.localizedDescription)", status: ExitStatus.cannotCreate)
     }
 }

@@ -298,6 +298,13 @@ extension TrainingState {
                 ("best_weights", .bool(earlyStopping.bestWeights != nil)),
             ])))
         }
+        if !history.isEmpty {
+            // [epoch, loss, accuracy, val_loss, val_accuracy, learning_rate] per epoch.
+            members.append(("history", .array(history.map {
+                .array([.number(Double($0.epoch)), .number($0.loss), .number($0.accuracy), optional($0.validationLoss),
+                        optional($0.validationAccuracy), .number($0.learningRate)])
+            })))
+        }
         if plateau != ReduceLROnPlateau.State() {
             members.append(("reduce_lr_on_plateau", .object([
                 ("wait", .number(Double(plateau.wait))), ("cooldown_counter", .number(Double(plateau.cooldownCounter))),
@@ -347,6 +354,16 @@ extension TrainingState {
                   let stopped = count(early, "stopped_epoch"), case let .bool(hasWeights)? = early["best_weights"] else { return nil }
             (earlyStopping.wait, earlyStopping.best, earlyStopping.bestEpoch) = (wait, best, bestEpoch)
             (earlyStopping.stoppedEpoch, earlyStopping.bestWeights) = (stopped, hasWeights ? [] : nil)
+        }
+        if let list = json["history"] {
+            guard case let .array(rows) = list else { return nil }
+            for row in rows {
+                guard case let .array(items) = row, items.count == 6, case let .number(epoch) = items[0], case let .number(loss) = items[1],
+                      case let .number(accuracy) = items[2], case let .number(rate) = items[5] else { return nil }
+                func value(_ item: JSONValue) -> Double? { if case let .number(n) = item { return n } else { return nil } }
+                history.append(EpochFigures(epoch: Int(epoch), loss: loss, accuracy: accuracy, validationLoss: value(items[3]),
+                                            validationAccuracy: value(items[4]), learningRate: rate))
+            }
         }
         if let plateau = json["reduce_lr_on_plateau"] {
             guard let wait = count(plateau, "wait"), let cooldown = count(plateau, "cooldown_counter"), let best = number(plateau, "best") else { return nil }

@@ -16,6 +16,8 @@ public struct TrainingState: Equatable, Sendable {
     public var learningRate: Double?
     public var earlyStopping = EarlyStopping.State()
     public var plateau = ReduceLROnPlateau.State()
+    /// Every completed epoch's figures, for curves over a resumed run too.
+    public var history = [EpochFigures]()
 
     public init(seed: UInt64) {
         shuffleGenerator = RandomGenerator(seed: seed, stream: RandomStream.shuffle.rawValue)
@@ -34,6 +36,22 @@ public struct TrainingState: Equatable, Sendable {
 
     /// Early stopping ended the run (after epoch `earlyStopping.stoppedEpoch + 1`).
     public var stoppedEarly: Bool { earlyStopping.stoppedEpoch > 0 }
+}
+
+/// One epoch's figures as Keras' History keeps them (no timings, so that a
+/// resumed run's history equals a straight one's).
+public struct EpochFigures: Equatable, Sendable {
+    public var epoch: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    public var learningRate: Double
+
+    public init(epoch: Int, loss: Double, accuracy: Double, validationLoss: Double? = nil, validationAccuracy: Double? = nil, learningRate: Double) {
+        (self.epoch, self.loss, self.accuracy, self.validationLoss) = (epoch, loss, accuracy, validationLoss)
+        (self.validationAccuracy, self.learningRate) = (validationAccuracy, learningRate)
+    }
 }
 
 /// Independent random streams drawn from one seed.
@@ -213,6 +231,8 @@ public final class Trainer {
         state.epochsCompleted = epoch
         var report = EpochReport(epoch: epoch, epochs: spec.epochs, loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
                                  validation: validation, seconds: seconds, samples: seen, learningRate: optimizer.learningRate)
+        state.history.append(EpochFigures(epoch: epoch, loss: report.loss, accuracy: report.accuracy, validationLoss: validation?.loss,
+                                          validationAccuracy: validation?.accuracy, learningRate: report.learningRate))
         report.events = runCallbacks(after: report)
         return report
     }
