@@ -124,13 +124,10 @@ struct MNISTTrain: ParsableCommand {
         let terminal = standardOutputIsTerminal && !quiet
         let firstEpoch = trainer.state.epochsCompleted
         var lastDraw = 0.0
-        var plotFailure: UsageError?
         do {
             let outputs = FitOutputs(checkpoint: output, bestCheckpoint: saveBest ? bestPath : nil, metrics: metrics, appendMetrics: resume != nil)
             try trainer.fit(writing: outputs) { event in
-                if let plot, case .epoch = event {
-                    plotFailure = plotFailure ?? writePlot(trainer.state.history, title: spec.name, to: plot)
-                }
+                if let plot, case .epoch = event { try writePlot(trainer.state.history, title: spec.name, to: plot) }
                 guard !quiet else { return }
                 switch event {
                 case let .batch(progress):
@@ -158,7 +155,6 @@ struct MNISTTrain: ParsableCommand {
             throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
                              status: Interruption.exitStatus(signal))
         }
-        if let plotFailure { throw plotFailure }
         if spec.epochs == 0, resume == nil {
             // Nothing to train: the given weights, saved as a checkpoint like any other.
             try Checkpoint(trainer: trainer).save(to: output)
@@ -173,12 +169,11 @@ struct MNISTTrain: ParsableCommand {
 }
 
 /// Writes the curves whole (a temporary file renamed over the old), so a
-/// browser never sees half a picture; a failure is returned to report once.
-func writePlot(_ history: [EpochFigures], title: String, to path: String) -> UsageError? {
+/// browser never sees half a picture.
+func writePlot(_ history: [EpochFigures], title: String, to path: String) throws {
     do {
         try Data(trainingCurvesSVG(history, title: title).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        return nil
     } catch {
-        return UsageError("\(path): cannot write the plot: \(error.localizedDescription)", status: ExitStatus.cannotCreate)
+        throw UsageError("\(path): cannot write the plot: \(error.localizedDescription)", status: ExitStatus.cannotCreate)
     }
 }

@@ -44,11 +44,9 @@ public struct Checkpoint {
     public static let formatVersion = 1
     /// Early stopping's kept weights: `early_stopping.best.dense_1.kernel`, ...
     static let bestWeightsPrefix = "early_stopping.best."
-    /// Headers larger than this are refused before they are read.
-    static let maximumHeaderBytes = 16 << 20
     /// The largest model's parameters and three optimizer slots, plus a header:
     /// a larger file is refused before it is read into memory.
-    static let maximumFileBytes = maximumHeaderBytes + 4 * 4 * Model.maximumParameterCount
+    static let maximumFileBytes = SafetensorsFile.maximumHeaderBytes + 4 * 4 * Model.maximumParameterCount
 
     public let spec: ModelSpec
     public let state: TrainingState
@@ -95,7 +93,7 @@ public struct Checkpoint {
         // Early stopping's best weights: the same variables, under a prefix.
         if let best = state.earlyStopping.bestWeights {
             for slot in model.variables {
-                let start = (slot.trainable ? 0 : model.parameterCount) + slot.offset
+                let start = model.allWeightsOffset(of: slot)
                 tensors.append((Checkpoint.bestWeightsPrefix + slot.name, slot.shape, Array(best[start ..< start + slot.count])))
             }
         }
@@ -250,7 +248,7 @@ public struct Checkpoint {
                 guard let tensor = tensor(name), tensor.shape == slot.shape else {
                     throw fail("missing or misshapen tensor \(name), which the state's early stopping needs")
                 }
-                let start = (slot.trainable ? 0 : model.parameterCount) + slot.offset
+                let start = model.allWeightsOffset(of: slot)
                 best.replaceSubrange(start ..< start + slot.count, with: tensor.values)
             }
             restoredState.earlyStopping.bestWeights = best
@@ -260,7 +258,6 @@ public struct Checkpoint {
         }
         return (model, optimizer, restoredState)
     }
-
 }
 
 extension Array where Element == JSONValue {

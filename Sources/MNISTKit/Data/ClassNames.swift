@@ -39,5 +39,8 @@ public struct KnownDataset: Sendable, Equatable {
 /// if it has that many, else the label numbers as the files write them.
 public func classNames(forDataset name: String, classCount: Int = 10, labelOffset: Int = 0) -> [String] {
     if let known = KnownDataset.named(name), known.classNames.count == classCount { return known.classNames }
-    return (0 ..< classCount).map { String($0 + labelOffset) }
+    return labelNumbers(classCount, offset: labelOffset)
 }
+
+/// Classes named by their labels as the files write them.
+func labelNumbers(_ classCount: Int, offset: Int = 0) -> [String] { (0 ..< classCount).map { String($0 + offset) } }

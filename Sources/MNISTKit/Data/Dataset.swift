@@ -68,7 +68,7 @@ public struct Dataset: Sendable {
         self.labels = labels
         self.imageShape = imageShape
         self.classCount = classCount
-        self.classNames = classNames ?? (0 ..< classCount).map(String.init)
+        self.classNames = classNames ?? labelNumbers(classCount)
     }
 
     /// Pairs an images file (ubyte, N×H×W or N×H×W×C) with a labels file (ubyte,
@@ -108,7 +108,7 @@ public struct Dataset: Sendable {
         var shape = Array(images.dimensions.dropFirst())
         if shape.count == 2 { shape.append(1) }
         return Dataset(images: images.payload, labels: classes, imageShape: shape, classCount: count,
-                       classNames: (0 ..< count).map { String($0 + labelOffset) })
+                       classNames: labelNumbers(count, offset: labelOffset))
     }
 
     /// Samples per class, in class order.
@@ -273,28 +273,27 @@ extension Dataset {
             throw ConfigError(path: "label_offset", message: "\(known.name) labels its first class \(known.firstLabel), so the spec needs \"label_offset\": \(known.firstLabel) (it has \(labels.labelOffset))")
         }
         imagesTransposed = known?.transposed ?? false
-        if let names = labels.classNames {
-            guard names.count == classCount else { throw DatasetError.classNamesCount(source: "class_names", names: names.count, classCount: classCount) }
-            classNames = names
-            return
-        }
         let file = "\(directory)/class_names.txt"
-        if isRegularFile(file) {
-            let bytes: [UInt8]
-            do {
-                let source = try FileSource(path: file)
-                guard source.size <= 1 << 20 else { throw DatasetError.badClassNames(path: file, problem: "larger than 1 MiB; expected one class name per line") }
-                bytes = try source.read(upTo: source.size)
-            } catch let problem as FileProblem { throw DatasetError.badClassNames(path: file, problem: problem.description) }
-            guard let text = String(validating: bytes, as: UTF8.self) else { throw DatasetError.badClassNames(path: file, problem: "not UTF-8 text") }
-            var names = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            while names.last == "" { names.removeLast() }
-            if let blank = names.firstIndex(of: "") { throw DatasetError.badClassNames(path: file, problem: "line \(blank + 1) is empty; expected one class name per line") }
-            guard names.count == classCount else { throw DatasetError.classNamesCount(source: file, names: names.count, classCount: classCount) }
-            classNames = names
-            return
-        }
-        classNames = MNISTKit.classNames(forDataset: dataset, classCount: classCount, labelOffset: labels.labelOffset)
+        let (names, source) = try labels.classNames.map { ($0, "class_names") }
+            ?? (isRegularFile(file) ? (Dataset.readClassNames(file), file) : nil)
+            ?? (MNISTKit.classNames(forDataset: dataset, classCount: classCount, labelOffset: labels.labelOffset), "")
+        guard names.count == classCount else { throw DatasetError.classNamesCount(source: source, names: names.count, classCount: classCount) }
+        classNames = names
+    }
+
+    /// A `class_names.txt`: one name per line, trailing blank lines ignored.
+    static func readClassNames(_ file: String) throws -> [String] {
+        let bytes: [UInt8]
+        do {
+            let source = try FileSource(path: file)
+            guard source.size <= 1 << 20 else { throw DatasetError.badClassNames(path: file, problem: "larger than 1 MiB; expected one class name per line") }
+            bytes = try source.read(upTo: source.size)
+        } catch let problem as FileProblem { throw DatasetError.badClassNames(path: file, problem: problem.description) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw DatasetError.badClassNames(path: file, problem: "not UTF-8 text") }
+        var names = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        while names.last == "" { names.removeLast() }
+        if let blank = names.firstIndex(of: "") { throw DatasetError.badClassNames(path: file, problem: "line \(blank + 1) is empty; expected one class name per line") }
+        return names
     }
 }
 

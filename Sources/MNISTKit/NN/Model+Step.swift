@@ -24,10 +24,10 @@ extension Model {
     /// Runs the layers over the first `B` rows of the workspace's input, in
     /// training or inference mode as the workspace was made. Returns the output;
     /// with a fused softmax it holds logits until the loss runs.
-    @discardableResult
     /// With `seconds`, each layer's time goes to `seconds[i]` (for the benchmark).
     /// Augmentation layers draw from `augmentation` (in training only; in
     /// inference they pass their input through untouched), the others from `random`.
+    @discardableResult
     func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator,
                  augmentation: UnsafeMutablePointer<RandomGenerator>? = nil,
                  seconds: UnsafeMutablePointer<Double>? = nil) -> UnsafeMutablePointer<Float> {

@@ -144,6 +144,19 @@ public final class Model {
         }
     }
 
+    /// Every variable, trainable then non-trainable, as one array (early
+    /// stopping keeps its best weights this way).
+    public var allWeights: [Float] { parameters.array + nonTrainable.array }
+
+    /// Sets every variable from an array laid out as `allWeights`.
+    public func assignAllWeights(_ values: [Float]) {
+        parameters.assign(Array(values[..<parameterCount]))
+        nonTrainable.assign(Array(values[parameterCount...]))
+    }
+
+    /// Where a variable's values start in `allWeights`.
+    public func allWeightsOffset(of slot: ParameterSlot) -> Int { (slot.trainable ? 0 : parameterCount) + slot.offset }
+
     /// The buffer a variable lives in.
     public func buffer(of slot: ParameterSlot) -> FloatBuffer { slot.trainable ? parameters : nonTrainable }
 

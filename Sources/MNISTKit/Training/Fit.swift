@@ -44,8 +44,9 @@ extension Trainer {
     /// ends the run), keeping `outputs` up to date after every epoch. Throws
     /// `TrainingError.stopped` when `shouldStop` asks (the last completed
     /// epoch's checkpoint stays), `.diverged` on a non-finite loss,
-    /// `CheckpointError` or `FitError` when a file cannot be written.
-    public func fit(writing outputs: FitOutputs = FitOutputs(), onEvent: (FitEvent) -> Void = { _ in }) throws {
+    /// `CheckpointError` or `FitError` when a file cannot be written, and
+    /// whatever `onEvent` throws (from a batch event, once the epoch ends).
+    public func fit(writing outputs: FitOutputs = FitOutputs(), onEvent: (FitEvent) throws -> Void = { _ in }) throws {
         var metricsFile: FileHandle?
         if let path = outputs.metrics {
             if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
@@ -57,13 +58,18 @@ extension Trainer {
         var bestAccuracy: Double?
         while state.epochsCompleted < spec.epochs, !state.stoppedEarly {
             if shouldStop() { throw TrainingError.stopped(epoch: state.epochsCompleted + 1, batch: 0) }
-            let report = try runEpoch { onEvent(.batch($0)) }
-            onEvent(.epoch(report))
+            var batchFailure: Error?
+            let report = try runEpoch { progress in
+                guard batchFailure == nil else { return }
+                do { try onEvent(.batch(progress)) } catch { batchFailure = error }
+            }
+            if let batchFailure { throw batchFailure }
+            try onEvent(.epoch(report))
             let checkpoint = Checkpoint(trainer: self)
             if let path = outputs.checkpoint { try checkpoint.save(to: path) }
             if let path = outputs.bestCheckpoint, let validation = report.validation, validation.accuracy > (bestAccuracy ?? -1) {
                 try checkpoint.save(to: path)
-                onEvent(.savedBest(previous: bestAccuracy, accuracy: validation.accuracy, path: path))
+                try onEvent(.savedBest(previous: bestAccuracy, accuracy: validation.accuracy, path: path))
                 bestAccuracy = validation.accuracy
             }
             if let metricsFile, let path = outputs.metrics {

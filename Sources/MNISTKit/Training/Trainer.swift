@@ -161,8 +161,8 @@ public final class Trainer {
         self.workers = workers
         (trainingIndices, validationIndices) = try Trainer.split(samples: train.count, spec: spec)
         order = trainingIndices
-        optimizer.stepsPerEpoch = (trainingIndices.count + spec.batchSize - 1) / spec.batchSize
         workspace = model.makeWorkspace(capacity: min(spec.batchSize, trainingIndices.count), training: true, threads: workers.count)
+        optimizer.stepsPerEpoch = batchesPerEpoch
     }
 
     /// The spec's training and validation samples out of `samples`: a seeded
@@ -250,12 +250,11 @@ public final class Trainer {
             events.append(.reducedLearningRate(to: rate, monitor: plateau.monitor.quantity.rawValue, epochsWithoutImprovement: max(plateau.patience, 1)))
         }
         guard let early = callbacks.earlyStopping else { return events }
-        let stop = early.epochEnded(report.epoch - 1, report: report, state: &state.earlyStopping) { model.parameters.array + model.nonTrainable.array }
+        let stop = early.epochEnded(report.epoch - 1, report: report, state: &state.earlyStopping) { model.allWeights }
         guard stop || report.epoch >= spec.epochs else { return events }
         var restored: Int?
         if early.restoreBestWeights, let best = state.earlyStopping.bestWeights {
-            model.parameters.assign(Array(best[..<model.parameterCount]))
-            model.nonTrainable.assign(Array(best[model.parameterCount...]))
+            model.assignAllWeights(best)
             restored = state.earlyStopping.bestEpoch + 1
         }
         let monitor = early.monitor.quantity.rawValue

@@ -63,6 +63,10 @@ struct Conv2D: Layer {
     /// transposed, (K, positions): built from long runs, read by sgemm as Aᵀ.
     var transposesColumns: Bool { window.channels == 1 }
 
+    /// Floats between rows of the transposed columns: the workspace's whole
+    /// batch in training, one thread's chunk otherwise.
+    func transposedRowStride(_ io: LayerIO) -> Int { io.training ? io.scratch[0].count / window.patchSize : chunk * window.positions }
+
     /// Images per im2col chunk: about 1 MiB of columns and outputs, so the
     /// columns are in cache when sgemm reads them, and its outputs when the
     /// bias and activation pass reads them.
@@ -83,7 +87,7 @@ struct Conv2D: Layer {
         let g = window, P = g.positions, K = g.patchSize, O = filters, chunk = chunk
         let w = UnsafePointer(context.parameters), bias = bias.map { w + $0 }
         let activation = io.forwardActivation(activation), columns = io.scratch[0].pointer
-        let transposed = transposesColumns, rowStride = io.training ? io.scratch[0].count / K : chunk * P
+        let transposed = transposesColumns, rowStride = transposedRowStride(io)
         context.run(rows: io.B) { t, images in
             var s = images.lowerBound
             while s < images.upperBound {
@@ -144,7 +148,7 @@ struct Conv2D: Layer {
                 }
             }
             if transposesColumns {
-                context.sgemm(t, m: K, n: O, k: rows, a: columns + firstRow, lda: io.scratch[0].count / K, b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
+                context.sgemm(t, m: K, n: O, k: rows, a: columns + firstRow, lda: transposedRowStride(io), b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
             } else {
                 context.sgemm(t, transposeA: true, m: K, n: O, k: rows, a: columns + firstRow * K, lda: K, b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
             }
