@@ -51,7 +51,7 @@ install: build
 
 install-files:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mnist-train/configs
-	install -m 755 $(BIN)/mnist-train $(BIN)/mnist-eval $(BIN)/mnist-export $(BIN)/mnist-bench $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN)/mnist-train $(BIN)/mnist-eval $(BIN)/mnist-export $(BIN)/mnist-predict $(BIN)/mnist-bench $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 configs/*.json $(DESTDIR)$(PREFIX)/share/mnist-train/configs/
 
 clean:

@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "mnist-train", targets: ["mnist-train"]),
         .executable(name: "mnist-eval", targets: ["mnist-eval"]),
         .executable(name: "mnist-export", targets: ["mnist-export"]),
+        .executable(name: "mnist-predict", targets: ["mnist-predict"]),
         .library(name: "MNISTKit", targets: ["MNISTKit"]),
     ],
     dependencies: [
@@ -19,7 +20,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // An errno-free square root, so the optimizer loops vectorise; only NN/Optimizers.swift imports it.
         .systemLibrary(name: "CFloatMath", path: "Sources/CFloatMath"),
-        .target(name: "MNISTKit", dependencies: ["CBLAS", "CZlib", "CFloatMath"]),
+        // libpng for reading and writing pictures; only Imaging/PNG.swift imports it.
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .target(name: "MNISTKit", dependencies: ["CBLAS", "CZlib", "CFloatMath", "CPNG"]),
         // Terminal-facing helpers shared by the two commands: the library never prints.
         .target(
             name: "CLISupport",
@@ -35,6 +38,9 @@ let package = Package(
             dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mnist-export",
+            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "mnist-predict",
             dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Fixtures (synthetic datasets, gzip) that both test targets build for themselves.
         .target(name: "TestFixtures", dependencies: ["MNISTKit", "CZlib"], path: "Tests/TestFixtures"),

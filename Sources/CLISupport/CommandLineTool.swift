@@ -47,6 +47,9 @@ public func exitStatus(for error: Error) -> Int32 {
     case let error as TrainingError:
         if case .diverged = error { return ExitStatus.software }
         return ExitStatus.interrupted
+    case let error as ImageError:
+        if case .file(.notFound) = error.problem { return ExitStatus.missingFile }
+        return ExitStatus.badInput
     case let error as UsageError: return error.status
     case let error as OutputPathProblem:
         if case .cannotWrite = error { return ExitStatus.cannotCreate }

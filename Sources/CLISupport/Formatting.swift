@@ -96,8 +96,8 @@ public func callbackLine(_ event: CallbackEvent) -> String {
 }
 
 /// An (H, W, C) image's pixels as (W, H, C): rows become columns.
-public func transposed(_ pixels: [UInt8], height: Int, width: Int, channels: Int) -> [UInt8] {
-    var out = [UInt8](repeating: 0, count: pixels.count)
+public func transposed<Pixel>(_ pixels: [Pixel], height: Int, width: Int, channels: Int) -> [Pixel] {
+    var out = pixels
     for y in 0 ..< height {
         for x in 0 ..< width {
             for c in 0 ..< channels { out[(x * height + y) * channels + c] = pixels[(y * width + x) * channels + c] }

@@ -4,9 +4,14 @@ import MNISTKit
 // Fixtures the test targets build for themselves: no data files are checked in.
 
 /// gzip-compresses `bytes` with zlib (a reference independent of the reader).
-public func gzip(_ bytes: [UInt8]) -> [UInt8] {
+public func gzip(_ bytes: [UInt8]) -> [UInt8] { deflated(bytes, windowBits: 16 + 15) }
+
+/// zlib-compresses `bytes` (the zlib wrapper, as PNG's IDAT data has it).
+public func zlibCompressed(_ bytes: [UInt8]) -> [UInt8] { deflated(bytes, windowBits: 15) }
+
+func deflated(_ bytes: [UInt8], windowBits: Int32) -> [UInt8] {
     var stream = z_stream()
-    precondition(czlib_deflate_init2(&stream, 6, 16 + 15) == Z_OK)
+    precondition(czlib_deflate_init2(&stream, 6, windowBits) == Z_OK)
     defer { deflateEnd(&stream) }
     var input = bytes
     var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)

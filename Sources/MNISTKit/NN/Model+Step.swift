@@ -109,7 +109,7 @@ extension Model {
     /// `trainStep` with the augmentation layers' generator.
     public func trainStep(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool = .serial,
                           dropout generator: inout RandomGenerator, augmentation: inout RandomGenerator) -> BatchScore {
-        withUnsafeMutablePointer(to: &augmentation) { augmentation in
+        _ = withUnsafeMutablePointer(to: &augmentation) { augmentation in
             forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator, augmentation: augmentation)
         }
         let score = score(workspace, B: B, workers: workers, withGradient: true)

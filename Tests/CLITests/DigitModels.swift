@@ -1,0 +1,59 @@
+import Foundation
+import MNISTKit
+import TestFixtures
+import XCTest
+
+/// 28x28 models for the tools that take pictures: a dataset of the synthetic 4x4 images
+/// with each pixel a 7x7 block, and checkpoints trained on it for one epoch.
+enum DigitModels {
+    static let dense = """
+        [{"type": "flatten"}, {"type": "dense", "units": 16, "activation": "relu"},
+         {"type": "dense", "units": 10, "activation": "softmax"}]
+        """
+    /// Every layer type the trainer has (augmentation aside) that changes inference.
+    static let convolutional = """
+        [{"type": "reshape", "target_shape": [28, 28, 1]},
+         {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+         {"type": "batch_normalization"},
+         {"type": "max_pooling2d", "pool_size": 2},
+         {"type": "conv2d", "filters": 6, "kernel_size": [3, 2], "strides": 2, "padding": "same", "activation": "tanh"},
+         {"type": "average_pooling2d", "pool_size": 2},
+         {"type": "conv2d", "filters": 5, "kernel_size": 1, "use_bias": false},
+         {"type": "activation", "activation": "sigmoid"},
+         {"type": "global_average_pooling2d"},
+         {"type": "dropout", "rate": 0.25},
+         {"type": "dense", "units": 12, "activation": "elu"},
+         {"type": "dense", "units": 10, "activation": "softmax"}]
+        """
+
+    static func makeDataset(_ box: Sandbox) throws -> String {
+        let folder = box.root.appendingPathComponent("data/digits")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (split, count, seed) in [("train", 200, UInt64(1)), ("t10k", 50, UInt64(2))] {
+            let small = syntheticDataset(count: count, seed: seed)
+            var images = [UInt8](repeating: 0, count: count * 784)
+            for n in 0 ..< count {
+                for y in 0 ..< 28 { for x in 0 ..< 28 { images[n * 784 + y * 28 + x] = small.images[n * 16 + (y / 7) * 4 + x / 7] } }
+            }
+            try Data(IDX.encode(elementType: .uint8, dimensions: [count, 28, 28], payload: images))
+                .write(to: folder.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try Data(IDX.encode(elementType: .uint8, dimensions: [count], payload: small.labels))
+                .write(to: folder.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        return folder.path
+    }
+
+    /// Trains `layers` for one epoch; returns the checkpoint's path and the dataset folder.
+    static func train(_ box: Sandbox, layers: String, name: String) throws -> (checkpoint: String, data: String) {
+        let data = try makeDataset(box)
+        let spec = try box.writeConfig("""
+            {"name": "\(name)", "dataset": "digits", "input_shape": [28, 28], "layers": \(layers),
+             "loss": "categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
+             "epochs": 1, "batch_size": 32}
+            """)
+        let checkpoint = box.path("\(name).ckpt")
+        let result = try runTool("mnist-train", ["--config", spec, "--data", data, "--output", checkpoint, "--threads", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return (checkpoint, data)
+    }
+}
