@@ -7,8 +7,12 @@ import MNISTKit
 struct MNISTExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist-export",
-        abstract: "Export a checkpoint's weights for use elsewhere.",
+        abstract: "Export a checkpoint's model for use elsewhere: ONNX, or the weights alone.",
         discussion: """
+            --onnx writes an ONNX model (opset 13) for onnxruntime and other runtimes: input \
+            "input", float32 of shape [N] + the spec's input_shape with pixels in [0, 1] (what \
+            feeds Keras); output "probabilities", [N, classes]. Dropout and augmentation layers \
+            are left out, as in inference. \
             --weights writes a weights-only safetensors file: every layer variable under its Keras name \
             (dense_1.kernel as (inputs, units), conv2d_1.kernel as (kh, kw, in, out), \
             batch_normalization_1.moving_mean, ...), no optimizer state, with the spec, class names \
@@ -21,20 +25,34 @@ struct MNISTExport: ParsableCommand {
     @Argument(help: "Checkpoint file written by mnist-train.")
     var checkpoint: String
 
+    @Option(help: "Write an ONNX model to this file.")
+    var onnx: String?
+
     @Option(help: "Write the weights (safetensors) to this file.")
-    var weights: String
+    var weights: String?
 
     static func main() { runAsTool() }
+
+    func validate() throws {
+        if onnx == nil, weights == nil { throw ValidationError("name what to write: --onnx FILE, --weights FILE, or both") }
+    }
 
     func run() throws {
         let loaded = try Checkpoint.load(path: checkpoint)
         let (model, _, _) = try loaded.restore(path: checkpoint, classCount: loaded.classNames?.count ?? 10)
-        try checkCheckpointPath(weights)
-        var metadata: [(key: String, value: String)] = [("format", "mnist-train-weights"), ("spec", loaded.spec.json.serialized),
-                                                        ("dataset", loaded.dataset)]
+        var metadata: [(key: String, value: String)] = [("spec", loaded.spec.json.serialized), ("dataset", loaded.dataset)]
         if let names = loaded.classNames { metadata.append(("class_names", JSONValue.array(names.map { .string($0) }).serialized)) }
         if let shape = loaded.imageShape { metadata.append(("image_shape", JSONValue.array(shape.map { .number(Double($0)) }).serialized)) }
-        try model.weightsFile(metadata: metadata).save(to: weights)
-        printOut("wrote \(weights): \(counted(model.variables.count, "tensor")), \(groupedThousands(model.parameterCount + model.nonTrainableCount)) values")
+        if loaded.imagesTransposed { metadata.append(("images_transposed", "true")) }
+        if let onnx {
+            try writeOutputFile(model.onnxModel(producerVersion: toolVersion, metadata: metadata), to: onnx, what: "ONNX model")
+            printOut("wrote \(onnx): ONNX opset 13, input \(formatShape([-1] + loaded.spec.inputShape).replacingOccurrences(of: "-1", with: "N")), "
+                     + "output (N, \(model.classCount)), \(groupedThousands(model.parameterCount + model.nonTrainableCount)) weights")
+        }
+        if let weights {
+            try checkCheckpointPath(weights, weightsOnly: true)
+            try model.weightsFile(metadata: metadata).save(to: weights)
+            printOut("wrote \(weights): \(counted(model.variables.count, "tensor")), \(groupedThousands(model.parameterCount + model.nonTrainableCount)) values")
+        }
     }
 }

@@ -171,9 +171,5 @@ struct MNISTTrain: ParsableCommand {
 /// Writes the curves whole (a temporary file renamed over the old), so a
 /// browser never sees half a picture.
 func writePlot(_ history: [EpochFigures], title: String, to path: String) throws {
-    do {
-        try Data(trainingCurvesSVG(history, title: title).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw UsageError("\(path): cannot write the plot: \(error.localizedDescription)", status: ExitStatus.cannotCreate)
-    }
+    try writeOutputFile(Array(trainingCurvesSVG(history, title: title).utf8), to: path, what: "plot")
 }

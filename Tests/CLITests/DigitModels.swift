@@ -22,7 +22,7 @@ enum DigitModels {
          {"type": "activation", "activation": "sigmoid"},
          {"type": "global_average_pooling2d"},
          {"type": "dropout", "rate": 0.25},
-         {"type": "dense", "units": 12, "activation": "elu"},
+         {"type": "dense", "units": 12, "activation": "relu"},
          {"type": "dense", "units": 10, "activation": "softmax"}]
         """
 

@@ -96,5 +96,11 @@ final class InitWeightsTests: XCTestCase {
         XCTAssertEqual(again.stdout.split(separator: "\n").last.map(String.init), "test_" + accuracy.replacingOccurrences(of: " - accuracy", with: " - test_accuracy"))
         let evalB = try runTool("mnist-eval", [box.path("b.ckpt"), "--data", box.data.path, "--threads", "1"])
         XCTAssertEqual(evalB.stdout.split(separator: "\n")[1], accuracy)
+
+        // Exporting again replaces its own weights file, never another file.
+        XCTAssertEqual(try runTool("mnist-export", [box.path("a.ckpt"), "--weights", box.path("a.safetensors")]).status, 0)
+        let clobber = try runTool("mnist-export", [box.path("a.ckpt"), "--weights", box.config.path])
+        assertFailure(clobber, status: 64, "\(box.config.path): exists and is not a weights file written by mnist-export")
+        XCTAssertEqual(weights.metadata("format"), "mnist-train-weights")
     }
 }

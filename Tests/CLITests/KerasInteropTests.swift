@@ -5,20 +5,6 @@ import XCTest
 /// A checkpoint rebuilt in Keras from the spec and tensors it stores
 /// (scripts/keras_from_checkpoint.py) scores what mnist-eval scores.
 final class KerasInteropTests: XCTestCase {
-    func python(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String) {
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testKerasRebuildsAConvnetCheckpointAndAgrees() throws {
         let backend = ["KERAS_BACKEND": ProcessInfo.processInfo.environment["KERAS_BACKEND"] ?? "jax"]
         guard try python(["-c", "import keras, safetensors, numpy"], environment: backend).status == 0 else {

@@ -150,3 +150,21 @@ final class Sandbox {
 
 /// The package's root folder, found from this file's location.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Runs python3 with `arguments` (in `directory`); its status and stdout, stderr dropped unless
+/// `keepErrors` adds it to the output.
+func python(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+            keepErrors: Bool = false) throws -> (status: Int32, stdout: String) {
+    let process = Process()
+    let output = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    if let directory { process.currentDirectoryURL = directory }
+    process.standardOutput = output
+    process.standardError = keepErrors ? output : FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

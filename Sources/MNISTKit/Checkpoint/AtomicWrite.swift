@@ -46,6 +46,8 @@ public enum OutputPathProblem: Error, Equatable, CustomStringConvertible {
     case isFolder(path: String)
     /// Something else is there: writing would destroy a file that is not a checkpoint.
     case notACheckpoint(path: String)
+    /// Something else is there: writing would destroy a file that is not a weights file of ours.
+    case notAWeightsFile(path: String)
     /// The folder is missing or refuses new files: the system's reason.
     case cannotWrite(path: String, reason: String)
 
@@ -55,22 +57,29 @@ public enum OutputPathProblem: Error, Equatable, CustomStringConvertible {
             return "\(path): is a folder; name the checkpoint file, e.g. \((path as NSString).appendingPathComponent("model.ckpt"))"
         case let .notACheckpoint(path):
             return "\(path): exists and is not an mnist-train checkpoint; not overwriting it (choose another --output)"
+        case let .notAWeightsFile(path):
+            return "\(path): exists and is not a weights file written by mnist-export; not overwriting it (choose another --weights)"
         case let .cannotWrite(path, reason):
             return "\(path): cannot write checkpoint: \(reason)"
         }
     }
 }
 
-/// Checks, before training, that a checkpoint can be written to `path`: not a
-/// folder, not some other file, and its folder takes new files (a file is
-/// created there and removed, which also catches read-only file systems).
-public func checkCheckpointPath(_ path: String) throws(OutputPathProblem) {
+/// Checks, before training, that a checkpoint (or, with `weightsOnly`, a weights file) can be
+/// written to `path`: not a folder, not some other file, and its folder takes new files (a file
+/// is created there and removed, which also catches read-only file systems).
+public func checkCheckpointPath(_ path: String, weightsOnly: Bool = false) throws(OutputPathProblem) {
     var isDirectory: ObjCBool = false
     if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue) {
         throw .isFolder(path: path)
     }
     if FileManager.default.fileExists(atPath: path) {
-        do { _ = try Checkpoint.load(path: path) } catch { throw .notACheckpoint(path: path) }
+        if weightsOnly {
+            let file = try? SafetensorsFile.load(path: path)
+            guard file?.metadata.first(where: { $0.key == "format" })?.value == Model.weightsFormat else { throw .notAWeightsFile(path: path) }
+        } else {
+            do { _ = try Checkpoint.load(path: path) } catch { throw .notACheckpoint(path: path) }
+        }
     }
     let directory = (path as NSString).deletingLastPathComponent
     let probe = "\(directory.isEmpty ? "." : directory)/.mnist-train-probe-\(getpid())"

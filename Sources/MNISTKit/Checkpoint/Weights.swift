@@ -35,9 +35,12 @@ extension Model {
         for slot in variables { buffer(of: slot).assign(file.tensor(slot.name)!.values, at: slot.offset) }
     }
 
-    /// The variables alone, as a safetensors file with `metadata`.
+    /// The `format` metadata value of weights-only files.
+    public static let weightsFormat = "mnist-train-weights"
+
+    /// The variables alone, as a safetensors file: `format` (`weightsFormat`), then `metadata`.
     public func weightsFile(metadata: [(key: String, value: String)] = []) -> SafetensorsFile {
-        SafetensorsFile(metadata: metadata, tensors: variables.map {
+        SafetensorsFile(metadata: [("format", Model.weightsFormat)] + metadata, tensors: variables.map {
             SafetensorsFile.Tensor(name: $0.name, shape: $0.shape, values: buffer(of: $0).slice($0.offset, $0.count))
         })
     }

@@ -43,3 +43,7 @@ struct ActivationLayer: Layer {
         }
     }
 }
+
+extension ActivationLayer {
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) { graph.activation(activation) }
+}

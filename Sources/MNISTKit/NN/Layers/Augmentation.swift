@@ -105,6 +105,9 @@ protocol AugmentationLayer: Layer {
 extension AugmentationLayer {
     var isAugmentation: Bool { true }
 
+    /// Augmentation is for training only: an exported model has none.
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {}
+
     /// Checks the input is an image and records its geometry; no variables.
     mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
         let image = try imageShape(input, layer: Self.typeName, path: path)

@@ -53,3 +53,12 @@ struct AveragePooling2D: Pooling2DLayer {
         }
     }
 }
+
+extension AveragePooling2D {
+    /// AveragePool over the values inside the image only (count_include_pad 0), as Keras.
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        graph.toChannelsFirst(input)
+        graph.node("AveragePool", attributes: [.ints("kernel_shape", pooling.poolSize), .ints("strides", pooling.strides),
+                                              .ints("pads", ONNXGraph.pads(window)), .int("count_include_pad", 0)])
+    }
+}

@@ -152,3 +152,26 @@ struct BatchNormalization: Layer {
         return total
     }
 }
+
+extension BatchNormalization {
+    /// BatchNormalization with the moving statistics, on the channel axis: images go
+    /// channels-first, flat rows are already (N, C). A (H, W) input normalises its last
+    /// axis, which ONNX's operator cannot: there it is the same formula as a Mul and an Add.
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        let C = channels
+        let gamma = scale ? graph.weight("gamma") : [Float](repeating: 1, count: C)
+        let beta = center ? graph.weight("beta") : [Float](repeating: 0, count: C)
+        let (mean, variance) = (graph.weight("moving_mean"), graph.weight("moving_variance"))
+        if input.count == 2 {
+            graph.toKerasLayout(input)
+            let factor = (0 ..< C).map { gamma[$0] / (variance[$0] + Float(epsilon)).squareRoot() }
+            graph.node("Mul", [graph.current, graph.constant("scale", shape: [C], values: factor)])
+            graph.node("Add", [graph.current, graph.constant("shift", shape: [C], values: (0 ..< C).map { beta[$0] - mean[$0] * factor[$0] })])
+            return
+        }
+        if input.count == 3 { graph.toChannelsFirst(input) } else { graph.toKerasLayout(input) }
+        let operands = [graph.current, graph.constant("gamma", shape: [C], values: gamma), graph.constant("beta", shape: [C], values: beta),
+                        graph.constant("moving_mean", shape: [C], values: mean), graph.constant("moving_variance", shape: [C], values: variance)]
+        graph.node("BatchNormalization", operands, attributes: [.float("epsilon", Float(epsilon))])
+    }
+}

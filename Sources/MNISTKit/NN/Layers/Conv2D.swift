@@ -166,3 +166,21 @@ struct Conv2D: Layer {
         }
     }
 }
+
+extension Conv2D {
+    /// Conv on channels-first values, the kernel turned from Keras' (kh, kw, in, out) to ONNX's (out, in, kh, kw).
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        graph.toChannelsFirst(input)
+        let (kh, kw, C, O) = (kernelSize[0], kernelSize[1], window.channels, filters)
+        let keras = graph.weight("kernel")
+        var kernel = [Float](repeating: 0, count: keras.count)
+        for o in 0 ..< O { for c in 0 ..< C { for y in 0 ..< kh { for x in 0 ..< kw {
+            kernel[((o * C + c) * kh + y) * kw + x] = keras[((y * kw + x) * C + c) * O + o]
+        } } } }
+        var operands = [graph.current, graph.constant("kernel", shape: [O, C, kh, kw], values: kernel)]
+        if bias != nil { operands.append(graph.constant("bias", shape: [O], values: graph.weight("bias"))) }
+        graph.node("Conv", operands, attributes: [.ints("kernel_shape", kernelSize), .ints("strides", strides),
+                                                 .ints("pads", ONNXGraph.pads(window)), .ints("dilations", [1, 1])])
+        graph.activation(activation)
+    }
+}

@@ -121,3 +121,14 @@ struct Dense: Layer {
         }
     }
 }
+
+extension Dense {
+    /// Gemm with the kernel as Keras stores it, (inputs, units).
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        graph.toKerasLayout(input)
+        var operands = [graph.current, graph.constant("kernel", shape: [inputs, units], values: graph.weight("kernel"))]
+        if bias != nil { operands.append(graph.constant("bias", shape: [units], values: graph.weight("bias"))) }
+        graph.node("Gemm", operands)
+        graph.activation(activation)
+    }
+}

@@ -58,3 +58,8 @@ struct Dropout: Layer {
         }
     }
 }
+
+extension Dropout {
+    /// Inference passes values through: nothing to write.
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {}
+}

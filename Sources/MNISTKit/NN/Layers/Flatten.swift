@@ -18,3 +18,11 @@ struct Flatten: Layer {
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {}
     func backward(_ io: LayerIO, _ context: StepContext) {}
 }
+
+extension Flatten {
+    /// Flatten in Keras' order (channels last).
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        graph.toKerasLayout(input)
+        graph.node("Flatten", attributes: [.int("axis", 1)])
+    }
+}

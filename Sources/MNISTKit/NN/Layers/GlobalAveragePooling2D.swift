@@ -46,3 +46,13 @@ struct GlobalAveragePooling2D: Layer {
         }
     }
 }
+
+extension GlobalAveragePooling2D {
+    /// GlobalAveragePool to (N, C, 1, 1), flattened to Keras' (N, C).
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        graph.toChannelsFirst(input)
+        graph.node("GlobalAveragePool")
+        graph.node("Flatten", attributes: [.int("axis", 1)])
+        graph.layout = .keras
+    }
+}

@@ -49,6 +49,10 @@ protocol Layer: Sendable {
     var deferrableActivation: Activation? { get }
     /// Applies `io.inputActivation`'s gradient to its input gradient when asked.
     var appliesInputActivationGradient: Bool { get }
+
+    /// Appends the layer's inference to an ONNX graph (`Export/ONNXExport.swift`);
+    /// `input` and `output` are its Keras shapes, without the batch axis.
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int])
 }
 
 extension Layer {

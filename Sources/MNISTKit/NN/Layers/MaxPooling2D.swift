@@ -136,3 +136,12 @@ extension Pooling2DLayer {
 
     var appliesInputActivationGradient: Bool { true }
 }
+
+extension MaxPooling2D {
+    /// MaxPool; ONNX, like Keras, never picks a padded position.
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        graph.toChannelsFirst(input)
+        graph.node("MaxPool", attributes: [.ints("kernel_shape", pooling.poolSize), .ints("strides", pooling.strides),
+                                          .ints("pads", ONNXGraph.pads(window))])
+    }
+}

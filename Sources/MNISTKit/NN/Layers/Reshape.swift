@@ -33,3 +33,11 @@ struct Reshape: Layer {
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {}
     func backward(_ io: LayerIO, _ context: StepContext) {}
 }
+
+extension Reshape {
+    /// Reshape in Keras' order (channels last), the batch axis kept.
+    func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
+        graph.toKerasLayout(input)
+        graph.node("Reshape", [graph.current, graph.integers("shape", [-1] + output)])
+    }
+}
