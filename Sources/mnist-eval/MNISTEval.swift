@@ -35,11 +35,18 @@ struct MNISTEval: ParsableCommand {
     @Option(name: .customLong("show-errors"), help: "Draw the first K misclassified images as text, with their 0-based index in the file.")
     var showErrors = 0
 
+    @Option(name: .customLong("errors-image"), help: "Write a PNG grid of the first misclassified images, each captioned true -> predicted.")
+    var errorsImage: String?
+
+    @Option(name: .customLong("errors-image-count"), help: "How many misclassified images the --errors-image grid shows.")
+    var errorsImageCount = 36
+
     static func main() { runAsTool() }
 
     func validate() throws {
         try validateThreads(threads)
         if showErrors < 0 { throw ValidationError("--show-errors must be 0 or more, received: \(showErrors)") }
+        if !(1 ... 10_000).contains(errorsImageCount) { throw ValidationError("--errors-image-count must be 1 to 10000, received: \(errorsImageCount)") }
     }
 
     func run() throws {
@@ -101,20 +108,34 @@ struct MNISTEval: ParsableCommand {
             printOut(averagesTable(report))
         }
 
+        let (height, width, channels) = (dataset.imageShape[0], dataset.imageShape[1], dataset.imageShape[2])
+        let transposes = loaded.imagesTransposed || dataset.imagesTransposed
+        /// The sample's pixels as people see them (EMNIST stores its images transposed).
+        func upright(_ index: Int, grey: Bool = false) -> [UInt8] {
+            var pixels = Array(dataset.images[index * dataset.sampleSize ..< (index + 1) * dataset.sampleSize])
+            var channels = channels
+            if grey, channels > 1 {
+                pixels = (0 ..< height * width).map { p in UInt8(pixels[p * channels ..< (p + 1) * channels].reduce(0) { $0 + Int($1) } / channels) }
+                channels = 1
+            }
+            return transposes ? transposed(pixels, height: height, width: width, channels: channels) : pixels
+        }
+        if let errorsImage {
+            let wrong = order.indices.filter { Int32(labels[$0]) != predictions[$0] }
+            let shown = wrong.prefix(errorsImageCount).map { k in
+                CaptionedImage(pixels: upright(Int(order[k]), grey: true), width: transposes ? height : width, height: transposes ? width : height,
+                               trueLabel: names[Int(labels[k])], predictedLabel: names[Int(predictions[k])])
+            }
+            let title = "\(loaded.spec.name): \(wrong.count) of \(order.count) \(split.rawValue) images misclassified, the first \(shown.count) shown"
+            try writeOutputFile(misclassifiedGridPNG(shown, title: title), to: errorsImage, what: "errors image")
+        }
+
         var shown = 0
         for k in order.indices where shown < showErrors && Int32(labels[k]) != predictions[k] {
             shown += 1
             let index = Int(order[k]), label = Int(labels[k]), predicted = Int(predictions[k])
             printOut("\nsample \(index) (0-based, in the \(dataset.count)-sample \(split == .test ? "test" : "training") file): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
-            let size = dataset.sampleSize
-            let pixels = Array(dataset.images[index * size ..< (index + 1) * size])
-            // EMNIST stores its images transposed; people see them upright.
-            let (height, width, channels) = (dataset.imageShape[0], dataset.imageShape[1], dataset.imageShape[2])
-            if loaded.imagesTransposed || dataset.imagesTransposed {
-                printOut(textArt(pixels: transposed(pixels, height: height, width: width, channels: channels)[...], width: height * channels))
-            } else {
-                printOut(textArt(pixels: pixels[...], width: width * channels))
-            }
+            printOut(textArt(pixels: upright(index)[...], width: (transposes ? height : width) * channels))
         }
     }
 
