@@ -4,7 +4,7 @@ BIN := .build/release
 CONFIG ?= dense512.json
 CHECKPOINT ?= model.ckpt
 
-.PHONY: setup build test train eval bench bench-reference fuzz install install-files clean
+.PHONY: setup build test train eval bench bench-reference fuzz docs install install-files clean
 
 setup:
 	@scripts/setup.sh
@@ -37,6 +37,11 @@ bench: build
 # NumPy by hand; CONFIG=mnist-cnn.json beside keras-io's convnet and the same model in PyTorch.
 bench-reference: build
 	CONFIG=$(CONFIG) scripts/bench-reference.sh
+
+# The library's API reference and article (DocC, through swift-docc-plugin); any warning fails.
+docs: setup
+	$(SWIFT) package generate-documentation --target MNISTKit --warnings-as-errors
+	@echo "open .build/plugins/Swift-DocC/outputs/MNISTKit.doccarchive (or: swift package --disable-sandbox preview-documentation --target MNISTKit)"
 
 # libFuzzer on the IDX reader, the model spec and the checkpoint reader, FUZZ_SECONDS (60) each.
 FUZZ_SECONDS ?= 60

@@ -2,29 +2,41 @@
 # Builds the libFuzzer targets (Tests/Fuzz/*Fuzzer.swift, compiled with the library's
 # sources under AddressSanitizer) and runs each for FUZZ_SECONDS (default 60) from
 # the seed corpus in Tests/Fuzz/corpus. New inputs go to .build-fuzz/corpus, crashes
-# to .build-fuzz/crashes. Usage: scripts/fuzz.sh [idx|spec|checkpoint ...]
+# to .build-fuzz/crashes. Usage: scripts/fuzz.sh [idx|spec|checkpoint|image ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(idx spec checkpoint)
+[ ${#targets[@]} -eq 0 ] && targets=(idx spec checkpoint image)
 out=.build-fuzz
 mkdir -p "$out/crashes"
 library=$(find Sources/MNISTKit -name '*.swift' | sort)
+
+# The library's one package dependency, SwiftProtobuf (for ONNX export), as a static library
+# built from SwiftPM's checkout of it.
+if [ ! -f "$out/libSwiftProtobuf.a" ]; then
+    swift package resolve
+    protobuf=$(find .build/checkouts/swift-protobuf/Sources/SwiftProtobuf -name '*.swift' | sort)
+    echo "Building $out/libSwiftProtobuf.a"
+    (cd "$out" && swiftc -O -parse-as-library -module-name SwiftProtobuf -package-name swift_protobuf -swift-version 5 \
+        -enable-upcoming-feature ExistentialAny -emit-module -emit-library -static \
+        $(printf '../%s ' $protobuf) -o libSwiftProtobuf.a)
+fi
 
 for target in "${targets[@]}"; do
     case "$target" in
         idx) source=Tests/Fuzz/IDXFuzzer.swift ;;
         spec) source=Tests/Fuzz/SpecFuzzer.swift ;;
         checkpoint) source=Tests/Fuzz/CheckpointFuzzer.swift ;;
-        *) echo "error: unknown fuzz target '$target'; expected idx, spec or checkpoint" >&2; exit 64 ;;
+        image) source=Tests/Fuzz/ImageFuzzer.swift ;;
+        *) echo "error: unknown fuzz target '$target'; expected idx, spec, checkpoint or image" >&2; exit 64 ;;
     esac
     binary="$out/fuzz-$target"
     if [ ! -x "$binary" ] || [ -n "$(find Sources/MNISTKit "$source" -newer "$binary" -name '*.swift' | head -1)" ]; then
         echo "Building $binary"
         swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name MNISTKit \
-            -I Sources/CBLAS -I Sources/CZlib -I Sources/CFloatMath \
-            $library "$source" -lopenblas -lz -o "$binary"
+            -I Sources/CBLAS -I Sources/CZlib -I Sources/CFloatMath -I Sources/CPNG -I "$out" \
+            $library "$source" -L "$out" -lSwiftProtobuf -lopenblas -lz -lpng16 -o "$binary"
     fi
     mkdir -p "$out/corpus/$target"
     echo "Fuzzing $target for $seconds s"

@@ -1,9 +1,10 @@
 import Foundation
+import MNISTKit
 import XCTest
 
 /// MNISTKit as another package uses it: a tagged copy of this repository,
-/// reached through a file:// URL, builds into a program that builds a model
-/// from a spec, trains on synthetic data, saves and loads a checkpoint.
+/// reached through a file:// URL, builds the DocC article's program, which
+/// reads a spec, trains on synthetic data, saves, evaluates and loads a checkpoint.
 final class PackageDependencyTests: XCTestCase {
     func run(_ arguments: [String], in directory: URL) throws -> (status: Int32, output: String) {
         let process = Process()
@@ -41,31 +42,39 @@ final class PackageDependencyTests: XCTestCase {
                 targets: [.executableTarget(name: "consumer", dependencies: [.product(name: "MNISTKit", package: "mnist-train")])]
             )
             """.utf8).write(to: consumer.appendingPathComponent("Package.swift"))
-        try Data(#"""
-            import MNISTKit
-
-            // Three classes of 4x4 images: the bright third of the image is the label.
-            var images = [UInt8](), labels = [UInt8]()
-            for i in 0 ..< 48 {
-                labels.append(UInt8(i % 3))
-                for p in 0 ..< 16 { images.append(p / 6 == i % 3 ? 200 : 10) }
-            }
-            let data = Dataset(images: images, labels: labels, imageShape: [4, 4, 1], classCount: 3)
-            let spec = try ModelSpec.parse("""
-                {"name": "consumer", "input_shape": [4, 4], "layers": [{"type": "flatten"}, {"type": "dense", "units": 3, "activation": "softmax"}],
-                 "loss": "categorical_crossentropy", "optimizer": {"type": "sgd", "learning_rate": 0.5}, "epochs": 3, "batch_size": 8}
-                """)
-            let trainer = try Trainer(spec: spec, train: data)
-            try trainer.fit(writing: FitOutputs(checkpoint: "consumer.ckpt"))
-            let loaded = try Checkpoint.load(path: "consumer.ckpt")
-            let (model, _, _) = try loaded.restore(path: "consumer.ckpt", classCount: 3)
-            print("epochs \(loaded.state.epochsCompleted) accuracy \(model.evaluate(data).accuracy)")
-            """#.utf8).write(to: consumer.appendingPathComponent("Sources/consumer/main.swift"))
+        // The program: the DocC article's Swift, verbatim, then checks of what it wrote.
+        let article = try String(contentsOf: packageRoot.appendingPathComponent("Sources/MNISTKit/MNISTKit.docc/TrainEvaluateSave.md"), encoding: .utf8)
+        let blocks = article.components(separatedBy: "```swift\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        let program = blocks.filter { !$0.contains(".package(") }.joined(separator: "\n") + """
+            print("epochs \\(checkpoint.state.epochsCompleted) rows \\(probabilities.count / 3)")
+            """
+        XCTAssertTrue(program.hasPrefix("import MNISTKit"), program)
+        try Data(program.utf8).write(to: consumer.appendingPathComponent("Sources/consumer/main.swift"))
+        // What the article reads: a spec, and three classes of 4x4 images (the bright third of the
+        // image is the label) in data/<dataset>, the same for training and test.
+        try Data("""
+            {"name": "consumer", "dataset": "toy", "input_shape": [4, 4],
+             "layers": [{"type": "flatten"}, {"type": "dense", "units": 3, "activation": "softmax"}],
+             "loss": "categorical_crossentropy", "optimizer": {"type": "sgd", "learning_rate": 0.5}, "epochs": 3, "batch_size": 8}
+            """.utf8).write(to: consumer.appendingPathComponent("dense512.json"))
+        var images = [UInt8](), labels = [UInt8]()
+        for i in 0 ..< 48 {
+            labels.append(UInt8(i % 3))
+            for p in 0 ..< 16 { images.append(p / 6 == i % 3 ? 200 : 10) }
+        }
+        let data = consumer.appendingPathComponent("data/toy")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        for split in ["train", "t10k"] {
+            try Data(IDX.encode(elementType: .uint8, dimensions: [48, 4, 4], payload: images)).write(to: data.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try Data(IDX.encode(elementType: .uint8, dimensions: [48], payload: labels)).write(to: data.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
 
         let build = try run(["swift", "build", "--disable-sandbox"], in: consumer)
         XCTAssertEqual(build.status, 0, build.output)
         let result = try run([consumer.appendingPathComponent(".build/debug/consumer").path], in: consumer)
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertEqual(result.output, "epochs 3 accuracy 1.0\n")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("epoch ") }.count, 3, result.output)
+        XCTAssertEqual(lines.suffix(2), ["test accuracy 1.0", "epochs 3 rows 48"], result.output)
     }
 }

@@ -52,8 +52,12 @@ public enum PNGFixture {
     /// Length, type, data and CRC-32 over type and data.
     public static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
         let body = Array(type.utf8) + data
-        let crc = body.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
-        return bigEndian(data.count) + body + bigEndian(Int(crc))
+        return bigEndian(data.count) + body + bigEndian(Int(crc(body)))
+    }
+
+    /// zlib's CRC-32, the one PNG chunks carry.
+    public static func crc(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
     }
 }
 

@@ -51,6 +51,7 @@ public enum OutputPathProblem: Error, Equatable, CustomStringConvertible {
     /// The folder is missing or refuses new files: the system's reason.
     case cannotWrite(path: String, reason: String)
 
+    /// The message for the `error:` line, naming the path.
     public var description: String {
         switch self {
         case let .isFolder(path):

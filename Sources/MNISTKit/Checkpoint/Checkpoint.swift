@@ -1,5 +1,6 @@
 import Foundation
 
+/// A checkpoint that could not be read, restored or written, naming the file.
 public struct CheckpointError: Error, Equatable, CustomStringConvertible {
     /// What went wrong, for callers that act on it (exit codes, retries).
     public enum Kind: Equatable, Sendable {
@@ -11,10 +12,14 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
         case cannotWrite
     }
 
+    /// The checkpoint file.
     public let path: String
+    /// What is wrong with it, in words for the `error:` line.
     public let message: String
+    /// Which kind of failure: missing, invalid or not writable.
     public let kind: Kind
 
+    /// An error about the checkpoint at `path`.
     public init(path: String, message: String, kind: Kind = .invalid) {
         self.path = path
         self.message = message
@@ -24,6 +29,7 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
     /// The file does not exist (exit 66 rather than 65).
     public var isMissingFile: Bool { kind == .missingFile }
 
+    /// "<path>: <message>".
     public var description: String { "\(path): \(message)" }
 }
 
@@ -40,7 +46,9 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
 /// a CRC-32 of the data section;
 /// no timestamps or paths, so the bytes depend only on the training.
 public struct Checkpoint {
+    /// The `format` metadata value that marks a checkpoint.
     public static let format = "mnist-train-checkpoint"
+    /// The layout version this build writes and reads.
     public static let formatVersion = 1
     /// Early stopping's kept weights: `early_stopping.best.dense_1.kernel`, ...
     static let bestWeightsPrefix = "early_stopping.best."
@@ -48,13 +56,18 @@ public struct Checkpoint {
     /// a larger file is refused before it is read into memory.
     static let maximumFileBytes = SafetensorsFile.maximumHeaderBytes + 4 * 4 * Model.maximumParameterCount
 
+    /// The model spec the checkpoint was trained with, every default written out.
     public let spec: ModelSpec
+    /// Where training stands: epochs, step, random streams, callbacks, history.
     public let state: TrainingState
+    /// The dataset's name, as the spec gave it (looked up again on resume and evaluation).
     public let dataset: String
     /// The training data's class names and image shape (H, W, C); nil in
     /// checkpoints written before they were recorded.
     public let classNames: [String]?
+    /// The dataset's image shape (height, width, channels), when recorded.
     public let imageShape: [Int]?
+    /// The version of the tool that wrote the file.
     public let toolVersion: String
     /// The data's images are stored transposed (EMNIST): pictures for people transpose them back.
     public var imagesTransposed = false
@@ -65,6 +78,7 @@ public struct Checkpoint {
     /// Name, shape and values of every tensor, in file order.
     public let tensors: [(name: String, shape: [Int], values: [Float])]
 
+    /// The tensor called `name` (`dense_1.kernel`, `optimizer.dense_1.kernel.m`), if the file holds it.
     public func tensor(_ name: String) -> (shape: [Int], values: [Float])? {
         tensors.first { $0.name == name }.map { ($0.shape, $0.values) }
     }
@@ -77,6 +91,7 @@ public struct Checkpoint {
         weightsSource = trainer.weightsSource
     }
 
+    /// A snapshot of `model`, `optimizer` and `state`, ready to `save(to:)`.
     public init(model: Model, optimizer: Optimizer, state: TrainingState, imageShape: [Int]? = nil, classNames: [String]? = nil) {
         spec = model.spec
         self.state = state
@@ -132,6 +147,7 @@ public struct Checkpoint {
 
     // MARK: Reading
 
+    /// Reads and checks a checkpoint file: format, version, spec, state and CRC-32; `restore` then checks the tensors against the model.
     public static func load(path: String) throws(CheckpointError) -> Checkpoint {
         let bytes: [UInt8]
         do { bytes = try SafetensorsFile.readBytes(path: path, maximumBytes: maximumFileBytes, noun: "any checkpoint") } catch {
@@ -204,6 +220,7 @@ public struct Checkpoint {
         return checkpoint
     }
 
+    /// A checkpoint from its parts, as `load` assembles it (tests build damaged ones this way).
     public init(spec: ModelSpec, state: TrainingState, dataset: String, toolVersion: String,
                 tensors: [(name: String, shape: [Int], values: [Float])], classNames: [String]? = nil, imageShape: [Int]? = nil) {
         self.classNames = classNames

@@ -6,33 +6,44 @@
 
 /// A problem with a safetensors file, naming the file.
 public struct SafetensorsError: Error, Equatable, CustomStringConvertible {
+    /// The file.
     public let path: String
+    /// What is wrong, in words for the `error:` line.
     public let message: String
+    /// The file does not exist (exit 66 rather than 65).
     public let isMissingFile: Bool
 
+    /// An error about the safetensors file at `path`.
     public init(path: String, message: String, isMissingFile: Bool = false) {
         (self.path, self.message, self.isMissingFile) = (path, message, isMissingFile)
     }
 
+    /// "<path>: <message>".
     public var description: String { "\(path): \(message)" }
 }
 
 /// Tensors and string metadata, as a safetensors file holds them. Values are
 /// kept as Float whatever the stored dtype; F16 and BF16 convert exactly.
 public struct SafetensorsFile {
+    /// The element types read (all converted to Float) and written.
     public enum DType: String, Sendable, CaseIterable {
         case f32 = "F32", f16 = "F16", bf16 = "BF16"
 
         var byteCount: Int { self == .f32 ? 4 : 2 }
     }
 
+    /// One named tensor: its shape and values in row-major order.
     public struct Tensor: Sendable {
+        /// The tensor's name (`dense_1.kernel`).
         public var name: String
+        /// Its dimensions, outermost first.
         public var shape: [Int]
+        /// Its values, row-major, as Float whatever the stored dtype.
         public var values: [Float]
         /// How the file stored it (written files store F32).
         public var dtype: DType = .f32
 
+        /// A tensor stored as `dtype` when written (values are rounded to it).
         public init(name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
             (self.name, self.shape, self.values, self.dtype) = (name, shape, values, dtype)
         }
@@ -45,12 +56,15 @@ public struct SafetensorsFile {
     /// CRC-32 of the data section as read (checkpoints store and check it).
     public private(set) var dataCRC32: UInt32 = 0
 
+    /// A file of `tensors` with string `metadata` (written as `__metadata__`, in this order).
     public init(metadata: [(key: String, value: String)] = [], tensors: [Tensor]) {
         self.metadata = metadata
         self.tensors = tensors
     }
 
+    /// The metadata value for `key`, if present.
     public func metadata(_ key: String) -> String? { metadata.first { $0.key == key }?.value }
+    /// The tensor called `name`, if present.
     public func tensor(_ name: String) -> Tensor? { tensors.first { $0.name == name } }
 
     /// Headers larger than this are refused before they are parsed.

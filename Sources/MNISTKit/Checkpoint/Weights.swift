@@ -6,9 +6,12 @@ import Foundation
 
 /// Where a run's first weights came from: the file's name (not its path) and digest.
 public struct WeightsSource: Equatable, Sendable {
+    /// The weights file's name, without its folder.
     public let file: String
+    /// The SHA-256 of its bytes, in lowercase hex.
     public let sha256: String
 
+    /// A record of weights read from `file` with digest `sha256`.
     public init(file: String, sha256: String) {
         (self.file, self.sha256) = (file, sha256)
     }

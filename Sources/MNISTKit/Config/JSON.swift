@@ -8,6 +8,7 @@ public enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
 
+    /// Equal values: objects compare their members in order, numbers by value.
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
@@ -20,6 +21,7 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// An object's member `key` (nil for a missing key or a value that is not an object).
     public subscript(key: String) -> JSONValue? {
         guard case let .object(members) = self else { return nil }
         return members.first { $0.key == key }?.value
@@ -75,10 +77,15 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
+/// A JSON text that does not parse, with the line and column of the first problem.
 public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
+    /// The 1-based line of the problem.
     public let line: Int
+    /// The 1-based column of the problem.
     public let column: Int
+    /// What was expected there.
     public let message: String
+    /// "invalid JSON at line L, column C: <message>".
     public var description: String { "invalid JSON at line \(line), column \(column): \(message)" }
 }
 
@@ -90,10 +97,12 @@ public struct JSONParser {
     private var depth = 0
     static let maximumDepth = 64
 
+    /// Parses a complete JSON text (RFC 8259; duplicate keys keep their order).
     public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
         try parse(Array(text.utf8))
     }
 
+    /// Parses a complete JSON text from its UTF-8 bytes.
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()

@@ -1,13 +1,16 @@
 import Foundation
 
+/// Keras' activations that layers accept, by their Keras names.
 public enum Activation: String, CaseIterable, Sendable {
     case relu, sigmoid, softmax, tanh, linear
 }
 
+/// Keras' weight initialisers, by their Keras names.
 public enum Initializer: String, CaseIterable, Sendable {
     case glorotUniform = "glorot_uniform", heUniform = "he_uniform", lecunUniform = "lecun_uniform", zeros, ones
 }
 
+/// The losses, by their Keras names.
 public enum LossKind: String, CaseIterable, Sendable {
     case categoricalCrossentropy = "categorical_crossentropy"
     case sparseCategoricalCrossentropy = "sparse_categorical_crossentropy"
@@ -18,9 +21,12 @@ public enum LossKind: String, CaseIterable, Sendable {
 /// kind reads only its own fields; every kind takes `weight_decay` (decoupled,
 /// as Keras applies it) and one of `clipnorm`, `global_clipnorm`, `clipvalue`.
 public struct OptimizerSpec: Equatable, Sendable {
+    /// Keras' optimizers, by their Keras names.
     public enum Kind: String, CaseIterable, Sendable { case sgd, rmsprop, adagrad, adam, adamw, nadam }
 
+    /// Which optimizer.
     public var kind: Kind
+    /// A constant rate or a schedule of the step.
     public var learningRate: LearningRate
     /// sgd, rmsprop.
     public var momentum = 0.0
@@ -28,47 +34,60 @@ public struct OptimizerSpec: Equatable, Sendable {
     public var nesterov = false
     /// rmsprop.
     public var rho = 0.9
+    /// RMSprop: normalise by the centred second moment (the variance) instead of the raw one.
     public var centered = false
     /// adagrad.
     public var initialAccumulatorValue = 0.1
     /// adam, adamw, nadam.
     public var beta1 = 0.9
+    /// Adam's decay rate for the second moment.
     public var beta2 = 0.999
+    /// Added to denominators for stability (Keras' default, 1e-7).
     public var epsilon = 1e-7
+    /// Decoupled weight decay applied before each update (AdamW's 0.004 by default; nil: none).
     public var weightDecay: Double?
+    /// Clips each variable's gradient to this L2 norm (nil: no clipping).
     public var clipnorm: Double?
+    /// Clips all gradients together to this global L2 norm (nil: no clipping).
     public var globalClipnorm: Double?
+    /// Clips each gradient value into [-clipvalue, clipvalue] (nil: no clipping).
     public var clipvalue: Double?
 
+    /// An optimizer of `kind` with every other argument at Keras' default.
     public init(kind: Kind, learningRate: LearningRate) {
         self.kind = kind
         self.learningRate = learningRate
     }
 
+    /// The `kind` optimizer as Keras constructs it with no arguments.
     public static func defaults(_ kind: Kind) -> OptimizerSpec {
         var spec = OptimizerSpec(kind: kind, learningRate: .constant(kind == .sgd ? 0.01 : 0.001))
         if kind == .adamw { spec.weightDecay = 0.004 }
         return spec
     }
 
+    /// SGD with the given rate and momentum (`nesterov`: Nesterov's variant).
     public static func sgd(learningRate: Double, momentum: Double, nesterov: Bool) -> OptimizerSpec {
         var spec = defaults(.sgd)
         (spec.learningRate, spec.momentum, spec.nesterov) = (.constant(learningRate), momentum, nesterov)
         return spec
     }
 
+    /// RMSprop with the given arguments.
     public static func rmsprop(learningRate: Double, rho: Double, momentum: Double, epsilon: Double, centered: Bool) -> OptimizerSpec {
         var spec = defaults(.rmsprop)
         (spec.learningRate, spec.rho, spec.momentum, spec.epsilon, spec.centered) = (.constant(learningRate), rho, momentum, epsilon, centered)
         return spec
     }
 
+    /// Adagrad with the given arguments.
     public static func adagrad(learningRate: Double, initialAccumulatorValue: Double, epsilon: Double) -> OptimizerSpec {
         var spec = defaults(.adagrad)
         (spec.learningRate, spec.initialAccumulatorValue, spec.epsilon) = (.constant(learningRate), initialAccumulatorValue, epsilon)
         return spec
     }
 
+    /// Adam with the given arguments.
     public static func adam(learningRate: Double, beta1: Double, beta2: Double, epsilon: Double) -> OptimizerSpec {
         var spec = defaults(.adam)
         (spec.learningRate, spec.beta1, spec.beta2, spec.epsilon) = (.constant(learningRate), beta1, beta2, epsilon)
@@ -87,6 +106,7 @@ public struct OptimizerSpec: Equatable, Sendable {
 
     static let commonKeys = ["type", "learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue"]
 
+    /// The optimizer as the spec's `optimizer` object, every argument written out.
     public var json: JSONValue {
         func optional(_ value: Double?) -> JSONValue { value.map { .number($0) } ?? .null }
         return .object([("type", .string(kind.rawValue)), ("learning_rate", learningRate.json)] + kindArguments + [
@@ -140,23 +160,38 @@ public struct OptimizerSpec: Equatable, Sendable {
 
 /// A model and how to train it: the JSON config with every default filled in.
 public struct ModelSpec: Equatable, Sendable {
+    /// The newest spec `version` this build reads.
     public static let newestVersion = 1
 
+    /// The spec format's version.
     public var version = ModelSpec.newestVersion
+    /// The model's name, used in titles and summaries.
     public var name = "model"
+    /// The dataset to train on, looked up by name (`fashion-mnist`, `mnist`, `emnist-letters`, ...).
     public var dataset = "fashion-mnist"
+    /// The shape of one sample as the first layer receives it, without the batch axis.
     public var inputShape = [28, 28]
+    /// The layers, in order.
     public var layers: [LayerSpec]
+    /// The loss the model is trained on.
     public var loss: LossKind
     /// Keras' `label_smoothing` for categorical_crossentropy: targets (1 - s)·onehot + s/C.
     public var labelSmoothing = 0.0
+    /// The optimizer and its arguments (RMSprop by default, as in Keras' MNIST examples).
     public var optimizer = OptimizerSpec.defaults(.rmsprop)
+    /// The metrics reported besides the loss (only "accuracy").
     public var metrics = ["accuracy"]
+    /// Epochs to train (0: none, for `--init` weights).
     public var epochs = 1
+    /// Samples per training batch.
     public var batchSize = 32
+    /// The fraction of the training split held out for validation (a seeded random subset).
     public var validationSplit = 0.0
+    /// Reshuffle the training samples every epoch.
     public var shuffle = true
+    /// The seed of every random stream: initialisation, shuffling, dropout, augmentation.
     public var seed: UInt64 = 1
+    /// Early stopping and learning-rate reduction on plateaus.
     public var callbacks = CallbackSpecs()
     /// The class count; nil: the training split's largest class + 1.
     public var classes: Int?
@@ -166,6 +201,7 @@ public struct ModelSpec: Equatable, Sendable {
     /// dataset's names, or the label numbers.
     public var classNames: [String]?
 
+    /// A spec with `layers` and `loss`, every other field at its default.
     public init(layers: [LayerSpec], loss: LossKind) {
         self.layers = layers
         self.loss = loss
@@ -204,14 +240,17 @@ public struct ModelSpec: Equatable, Sendable {
         }
     }
 
+    /// Parses and checks a spec from JSON text.
     public static func parse(_ text: String) throws(ConfigError) -> ModelSpec { try parse(Array(text.utf8)) }
 
+    /// Parses and checks a spec from UTF-8 JSON bytes.
     public static func parse(_ bytes: [UInt8]) throws(ConfigError) -> ModelSpec {
         let json: JSONValue
         do { json = try JSONParser.parse(bytes) } catch { throw ConfigError(path: "", message: error.description) }
         return try ModelSpec(json: json)
     }
 
+    /// Reads and checks a spec from parsed JSON; errors name the JSON path.
     public init(json: JSONValue) throws(ConfigError) {
         let root = try SpecObject(json, path: "", allowedKeys: ModelSpec.topKeys)
         version = try root.integer("version", default: ModelSpec.newestVersion, expected: "a positive integer")

@@ -24,6 +24,7 @@ public enum FileProblem: Error, Equatable, Sendable, CustomStringConvertible {
     case isDirectory
     case system(String)
 
+    /// The problem in words for an `error:` line.
     public var description: String {
         switch self {
         case .notFound: return "no such file"

@@ -5,7 +5,9 @@
 
 /// A dataset the tool knows by name.
 public struct KnownDataset: Sendable, Equatable {
+    /// The dataset's name, as a spec's `dataset` gives it.
     public let name: String
+    /// Its class names, in label order.
     public let classNames: [String]
     /// The label the files give the first class (EMNIST letters count from 1);
     /// the spec's `label_offset` must say so, so nothing is guessed.
@@ -19,6 +21,7 @@ public struct KnownDataset: Sendable, Equatable {
     /// EMNIST's balanced and bymerge sets merge 15 lower-case letters into their capitals.
     static let mergedLower = ["a", "b", "d", "e", "f", "g", "h", "n", "q", "r", "t"]
 
+    /// Every dataset whose class names this build knows.
     public static let all: [KnownDataset] = [
         KnownDataset(name: "mnist", classNames: digits, firstLabel: 0, transposed: false),
         KnownDataset(name: "fashion-mnist", classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -32,6 +35,7 @@ public struct KnownDataset: Sendable, Equatable {
         KnownDataset(name: "emnist-digits", classNames: digits, firstLabel: 0, transposed: true),
     ]
 
+    /// The known dataset called `name` (case-insensitive), if any.
     public static func named(_ name: String) -> KnownDataset? { all.first { $0.name == name.lowercased() } }
 }
 

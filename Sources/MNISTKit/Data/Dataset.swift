@@ -1,5 +1,6 @@
 import Foundation
 
+/// A dataset that could not be found or loaded.
 public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case wrongElementType(path: String, expected: String, found: IDXElementType)
     case wrongRank(path: String, expected: String, found: [Int])
@@ -14,6 +15,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case classNamesCount(source: String, names: Int, classCount: Int)
     case badClassNames(path: String, problem: String)
 
+    /// The problem in words for an `error:` line, naming the folder or file.
     public var description: String {
         switch self {
         case let .wrongElementType(path, expected, found):
@@ -49,9 +51,11 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
 public struct Dataset: Sendable {
     /// Pixels, `count × sampleSize`, row-major.
     public let images: [UInt8]
+    /// Each sample's class, 0-based (after `label_offset`).
     public let labels: [UInt8]
     /// (height, width, channels).
     public let imageShape: [Int]
+    /// The number of classes.
     public let classCount: Int
     /// One name per class: the spec's, a `class_names.txt`'s, a known dataset's,
     /// or the label numbers.
@@ -59,9 +63,12 @@ public struct Dataset: Sendable {
     /// Stored column by column (EMNIST): pictures for people transpose them back.
     public var imagesTransposed = false
 
+    /// The number of samples.
     public var count: Int { labels.count }
+    /// Values per sample: the product of `imageShape`.
     public var sampleSize: Int { imageShape.reduce(1, *) }
 
+    /// A dataset from raw pixels (samples after one another) and labels.
     public init(images: [UInt8], labels: [UInt8], imageShape: [Int], classCount: Int, classNames: [String]? = nil) {
         precondition(images.count == labels.count * imageShape.reduce(1, *), "images do not fit the labels and shape")
         self.images = images
@@ -148,13 +155,19 @@ public struct Dataset: Sendable {
 
 /// Finds the four IDX files of a dataset by name.
 public struct DatasetLocator: Sendable {
+    /// The two files of a dataset: training and test.
     public enum Split: String, Sendable { case train, test }
 
+    /// The dataset's own folder (`--data`): when set, the only place looked in.
     public let explicitDirectory: String?
+    /// `MNIST_DATA_DIR`: `<environmentDirectory>/<name>` is looked in first.
     public let environmentDirectory: String?
+    /// The working directory: `data/<name>` under it is looked in third.
     public let workingDirectory: String
+    /// Looked in last, as `<systemDirectory>/<name>` (Debian's datasets live in /usr/share/datasets).
     public let systemDirectory: String
 
+    /// A locator searching the given folders, in this order.
     public init(explicitDirectory: String? = nil, environmentDirectory: String? = nil,
                 workingDirectory: String = ".", systemDirectory: String = "/usr/share/datasets") {
         self.explicitDirectory = explicitDirectory
@@ -253,12 +266,15 @@ public struct LabelSettings: Sendable, Equatable {
     public var classes: Int?
     /// Subtracted from every label (EMNIST letters count from 1).
     public var labelOffset = 0
+    /// The class names (nil: the dataset's own, or the label numbers).
     public var classNames: [String]?
 
+    /// Settings with the given class count, offset and names.
     public init(classes: Int? = nil, labelOffset: Int = 0, classNames: [String]? = nil) {
         (self.classes, self.labelOffset, self.classNames) = (classes, labelOffset, classNames)
     }
 
+    /// The spec's `classes`, `label_offset` and `class_names`.
     public init(spec: ModelSpec) {
         self.init(classes: spec.classes, labelOffset: spec.labelOffset, classNames: spec.classNames)
     }

@@ -2,6 +2,7 @@
 public enum IDXElementType: UInt8, Sendable, CaseIterable {
     case uint8 = 0x08, int8 = 0x09, int16 = 0x0B, int32 = 0x0C, float32 = 0x0D, float64 = 0x0E
 
+    /// Bytes per element.
     public var size: Int {
         switch self {
         case .uint8, .int8: return 1
@@ -12,6 +13,7 @@ public enum IDXElementType: UInt8, Sendable, CaseIterable {
     }
 }
 
+/// An IDX file that could not be read or is malformed, naming the file.
 public enum IDXError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, FileProblem)
     case badMagic(path: String, found: [UInt8])
@@ -29,6 +31,7 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
     case gzipTrailingData(path: String)
     case nestedGzip(path: String)
 
+    /// The file the error is about.
     public var path: String {
         switch self {
         case let .unreadable(path, _), let .badMagic(path, _), let .unknownElementType(path, _), let .zeroRank(path),
@@ -40,6 +43,7 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// "<path>: <problem>".
     public var description: String {
         let problem: String
         switch self {
@@ -87,10 +91,14 @@ extension String {
 
 /// An IDX array: element type, dimensions, and the payload bytes as stored (big-endian).
 public struct IDXArray: Sendable, Equatable {
+    /// The element type the magic number declares.
     public let elementType: IDXElementType
+    /// The dimensions the header declares, outermost first.
     public let dimensions: [Int]
+    /// The elements' bytes, big-endian as stored.
     public let payload: [UInt8]
 
+    /// The number of elements: the product of the dimensions.
     public var elementCount: Int { dimensions.reduce(1, *) }
 
     /// Every element converted to Float (big-endian decoding for multi-byte types).
@@ -109,6 +117,7 @@ public struct IDXArray: Sendable, Equatable {
         }
     }
 
+    /// The payload as a Float tensor of the declared shape.
     public func floatTensor() -> Tensor<Float> { Tensor(unchecked: dimensions, floats()) }
 }
 
@@ -120,6 +129,7 @@ extension FixedWidthInteger where Self: UnsignedInteger {
     }
 }
 
+/// Reading and writing the IDX format (LeCun's MNIST files), raw or gzip-compressed.
 public enum IDX {
     /// Largest payload a gzip-compressed file may declare: deflate cannot expand
     /// data by more than about 1032:1, so a bigger claim is a lie and is refused

@@ -4,11 +4,14 @@
 /// A decoded picture: `width` × `height` pixels of 8-bit red, green, blue and
 /// (straight, not premultiplied) alpha, row after row from the top.
 public struct RGBAImage: Equatable, Sendable {
+    /// Pixels per row.
     public let width: Int
+    /// Rows.
     public let height: Int
     /// `width * height * 4` bytes: R, G, B, A for each pixel.
     public var pixels: [UInt8]
 
+    /// An image of `pixels` (`width * height * 4` bytes, RGBA).
     public init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height * 4, "RGBA pixels must be width × height × 4 bytes")
         (self.width, self.height, self.pixels) = (width, height, pixels)
@@ -30,6 +33,7 @@ public enum ImageLimits {
 
 /// Why one image file could not be used; `description` is "<file>: <problem>".
 public struct ImageError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What is wrong with one image file.
     public enum Problem: Error, Equatable, Sendable, CustomStringConvertible {
         /// The file could not be opened or read.
         case file(FileProblem)
@@ -52,6 +56,7 @@ public struct ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         /// Nothing but background: no ink to centre.
         case blank
 
+        /// The problem in words, after "<file>: " on the `error:` line.
         public var description: String {
             switch self {
             case let .file(problem): return problem.description
@@ -71,14 +76,19 @@ public struct ImageError: Error, Equatable, Sendable, CustomStringConvertible {
             }
         }
 
+        /// Problems are equal when they read the same.
         public static func == (a: Problem, b: Problem) -> Bool { a.description == b.description }
     }
 
+    /// The image file.
     public let path: String
+    /// What is wrong with it.
     public let problem: Problem
 
+    /// An error about the image at `path`.
     public init(path: String, problem: Problem) { (self.path, self.problem) = (path, problem) }
 
+    /// "<path>: <problem>".
     public var description: String { "\(path): \(problem)" }
 }
 

@@ -4,6 +4,7 @@ import CPNG
 // interlacing). The chunk walk before it gives the typed errors: truncation,
 // bad CRCs and oversized headers are found before any pixel is decoded.
 
+/// Reading (every colour type, bit depth, palette and interlacing, through libpng) and writing PNG files.
 public enum PNG {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 

@@ -2,6 +2,7 @@
 // itself was made: light ink on black, the digit scaled into a 20x20 box and
 // placed in the 28x28 field by its centre of mass.
 
+/// Turning a decoded picture into the pixels a model takes.
 public enum ImagePreprocessing {
     /// MNIST-style: luminance; alpha composited onto paper that contrasts with the ink;
     /// inverted when the border is light; background level removed; cropped to the ink's

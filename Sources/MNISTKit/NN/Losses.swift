@@ -2,7 +2,9 @@ import Foundation
 
 /// What one batch contributed: the summed per-sample loss and the count of correct predictions.
 public struct BatchScore: Sendable {
+    /// The batch's per-sample losses, summed.
     public var lossSum: Double
+    /// How many of the batch's predictions were the label.
     public var correct: Int
 }
 

@@ -1,10 +1,15 @@
 // Evaluation: the model in inference mode over a dataset, in fixed batches.
 
+/// A model's loss and accuracy over a set of samples.
 public struct Evaluation: Equatable, Sendable {
+    /// The mean per-sample loss.
     public let loss: Double
+    /// The fraction of samples whose most likely class is their label.
     public let accuracy: Double
+    /// How many samples were evaluated.
     public let samples: Int
 
+    /// An evaluation with these figures.
     public init(loss: Double, accuracy: Double, samples: Int) {
         (self.loss, self.accuracy, self.samples) = (loss, accuracy, samples)
     }
@@ -62,6 +67,7 @@ extension Model {
         return Array(UnsafeBufferPointer(start: outputs, count: B * classCount))
     }
 
+    /// The model's probabilities in inference mode for rows of inputs (pixels in [0, 1]), one row of `classCount` per sample.
     public func predict(_ inputs: [Float], workers: WorkerPool = .serial) -> [Float] {
         var unused = RandomGenerator(seed: 0)
         return predict(inputs, training: false, workers: workers, random: &unused)

@@ -168,10 +168,14 @@ extension WorkerPool {
 
 /// Where one training step's time goes, layer by layer (for the benchmark).
 public struct LayerTimes: Sendable {
+    /// The layer's name (`conv2d_1`).
     public let layer: String
+    /// Seconds in its forward pass.
     public let forwardSeconds: Double
+    /// Seconds in its backward pass.
     public let backwardSeconds: Double
 
+    /// The times of one layer.
     public init(layer: String, forwardSeconds: Double, backwardSeconds: Double) {
         (self.layer, self.forwardSeconds, self.backwardSeconds) = (layer, forwardSeconds, backwardSeconds)
     }

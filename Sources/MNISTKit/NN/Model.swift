@@ -1,18 +1,27 @@
 /// One row of the Keras-style summary.
 public struct LayerSummary: Equatable, Sendable {
+    /// The layer's name, as its variables are prefixed (`dense_1`).
     public let name: String
+    /// The class name Keras prints (`Dense`).
     public let kind: String
+    /// The output shape of one sample.
     public let outputShape: [Int]
+    /// Its number of weights, trainable or not.
     public let parameterCount: Int
 }
 
 /// A named variable inside one of the model's flat buffers: trainable ones in
 /// `parameters`, the others (batch norm's moving statistics) in `nonTrainable`.
 public struct ParameterSlot: Equatable, Sendable {
+    /// The variable's Keras name, `<layer>.<variable>` (`dense_1.kernel`).
     public let name: String
+    /// Its shape in Keras' layout.
     public let shape: [Int]
+    /// Its first element in its buffer.
     public let offset: Int
+    /// False for batch normalization's moving statistics.
     public var trainable = true
+    /// Its number of elements.
     public var count: Int { shape.reduce(1, *) }
 }
 
@@ -21,14 +30,21 @@ public struct ParameterSlot: Equatable, Sendable {
 /// layout; each layer's variables are offsets into them. The step executor
 /// (`Model+Step.swift`) and evaluation (`Model+Evaluation.swift`) run it.
 public final class Model {
+    /// The spec the model was built from.
     public let spec: ModelSpec
+    /// Each layer's name, type, output shape and weight count, as Keras' `summary()`.
     public let summary: [LayerSummary]
     /// Every variable in layer order (Keras' `weights` order).
     public let variables: [ParameterSlot]
+    /// Every trainable weight, layer after layer.
     public let parameters: FloatBuffer
+    /// The gradients of `parameters`, in the same layout.
     public let gradients: FloatBuffer
+    /// The weights no gradient moves (batch normalization's moving statistics).
     public let nonTrainable: FloatBuffer
+    /// Floats per input sample.
     public let inputWidth: Int
+    /// The number of classes: the last layer's width.
     public let classCount: Int
     let layers: [any Layer]
     /// Each variable's initialiser and fans, in `variables` order.
@@ -44,14 +60,18 @@ public final class Model {
 
     /// The trainable variables, in layer order.
     public var parameterSlots: [ParameterSlot] { variables.filter(\.trainable) }
+    /// The number of trainable weights.
     public var parameterCount: Int { parameters.count }
+    /// The number of non-trainable weights.
     public var nonTrainableCount: Int { nonTrainable.count }
 
     /// Limits that keep a hostile spec (or checkpoint) from asking for more memory
     /// than any MNIST-sized model needs: 256 MiB of parameters, and at most
     /// 65,536 values per sample in a dense layer, 1,048,576 in any layer's output.
     public static let maximumParameterCount = 1 << 26
+    /// The most units a dense layer may have.
     public static let maximumWidth = 1 << 16
+    /// The most values any layer may output per sample.
     public static let maximumActivations = 1 << 20
 
     /// Builds the model and checks every layer's shape against its input, so a
@@ -160,6 +180,7 @@ public final class Model {
     /// The buffer a variable lives in.
     public func buffer(of slot: ParameterSlot) -> FloatBuffer { slot.trainable ? parameters : nonTrainable }
 
+    /// Buffers for batches of up to `capacity` samples on `threads` threads, in training or inference mode.
     public func makeWorkspace(capacity: Int, training: Bool, threads: Int = 1) -> Workspace {
         Workspace(model: self, capacity: capacity, training: training, threads: threads)
     }
@@ -173,8 +194,11 @@ public final class Model {
 /// in inference two buffers serve every layer in turn), each layer's scratch,
 /// labels. A smaller last batch uses the leading rows.
 public final class Workspace {
+    /// The largest batch the buffers hold.
     public let capacity: Int
+    /// The threads the scratch is sized for.
     public let threads: Int
+    /// Training mode: gradients, dropout masks and batch statistics have room.
     public let training: Bool
     /// [0] the input; [i + 1] layer i's output.
     let activations: [FloatBuffer]

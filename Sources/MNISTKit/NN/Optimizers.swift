@@ -5,6 +5,7 @@ import Foundation
 /// (moving averages, accumulators) are more buffers of the same length, so each
 /// update is a single vectorisable loop. Rules follow Keras 3 exactly.
 public final class Optimizer {
+    /// The optimizer's kind and arguments.
     public let spec: OptimizerSpec
     /// Updates applied so far (Keras' `iterations`).
     public internal(set) var step = 0
@@ -22,6 +23,7 @@ public final class Optimizer {
     /// This step's Nadam factors for m, g and v (computed once, read by every thread).
     private var nadamScales: (Float, Float, Float) = (0, 0, 0)
 
+    /// An optimizer for `parameterCount` weights, its slots zeroed.
     public init(spec: OptimizerSpec, parameterCount: Int) {
         self.spec = spec
         let names: [String]

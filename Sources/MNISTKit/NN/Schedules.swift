@@ -26,17 +26,28 @@ public enum LearningRate: Equatable, Sendable {
     /// training's batches per epoch).
     case oneCycle(OneCycle)
 
+    /// PyTorch's `OneCycleLR`: warm up from `max / div_factor` to `max`, then anneal to `max / (div_factor * final_div_factor)`.
     public struct OneCycle: Equatable, Sendable {
+        /// The peak rate.
         public var maxLearningRate: Double
+        /// The cycle's length in steps (or give `epochs`).
         public var totalSteps: Int?
+        /// The cycle's length in epochs, times the batches per epoch.
         public var epochs: Int?
+        /// Batches per epoch, filled in by the trainer when `epochs` is given.
         public var stepsPerEpoch: Int?
+        /// The fraction of the cycle spent warming up.
         public var pctStart = 0.3
+        /// "cos" or "linear" annealing.
         public var annealStrategy = "cos"
+        /// The starting rate is `max / div_factor`.
         public var divFactor = 25.0
+        /// The final rate is the starting rate / `final_div_factor`.
         public var finalDivFactor = 1e4
+        /// Fast.ai's three phases: warm up, come back down, then anneal.
         public var threePhase = false
 
+        /// A cycle peaking at `maxLearningRate`, `totalSteps` long (or `epochs` long), PyTorch's defaults otherwise.
         public init(maxLearningRate: Double, totalSteps: Int? = nil, epochs: Int? = nil) {
             self.maxLearningRate = maxLearningRate
             self.totalSteps = totalSteps
@@ -47,6 +58,7 @@ public enum LearningRate: Equatable, Sendable {
     static let typeNames = ["exponential_decay", "piecewise_constant_decay", "polynomial_decay", "inverse_time_decay",
                             "cosine_decay", "one_cycle"]
 
+    /// True for anything but a constant rate.
     public var isSchedule: Bool { if case .constant = self { return false } else { return true } }
 
     /// The rate for the update that follows `step` updates; `stepsPerEpoch`

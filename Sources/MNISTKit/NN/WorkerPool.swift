@@ -11,9 +11,11 @@ import Synchronization
 /// (measured: the update ran 1.7x slower beside them). Partitions depend only on
 /// the shapes and `count`, so a fixed thread count gives the same bits.
 public final class WorkerPool: @unchecked Sendable {
+    /// Threads in the pool, the caller's included.
     public let count: Int
     private let shared: Shared
 
+    /// A pool of `count` threads: the caller and `count - 1` helpers.
     public init(count: Int) {
         precondition(count >= 1, "a pool needs at least one thread")
         self.count = count

@@ -2,17 +2,23 @@ import Foundation
 
 /// Floating-point element types: the ones arithmetic, `exp` and `log` work on.
 public protocol TensorFloatingPoint: TensorScalar, BinaryFloatingPoint {
+    /// e raised to `x`.
     static func exponential(_ x: Self) -> Self
+    /// The natural logarithm of `x`.
     static func naturalLogarithm(_ x: Self) -> Self
 }
 
 extension Float: TensorFloatingPoint {
+    /// e raised to `x`.
     public static func exponential(_ x: Float) -> Float { Foundation.exp(x) }
+    /// The natural logarithm of `x`.
     public static func naturalLogarithm(_ x: Float) -> Float { Foundation.log(x) }
 }
 
 extension Double: TensorFloatingPoint {
+    /// e raised to `x`.
     public static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
+    /// The natural logarithm of `x`.
     public static func naturalLogarithm(_ x: Double) -> Double { Foundation.log(x) }
 }
 
@@ -66,15 +72,24 @@ extension Tensor {
 }
 
 extension Tensor where Scalar: TensorFloatingPoint {
+    /// Element-wise sum under NumPy broadcasting.
     public static func + (lhs: Tensor, rhs: Tensor) throws -> Tensor { try broadcasting(lhs, rhs, operation: "add", +) }
+    /// Element-wise difference under NumPy broadcasting.
     public static func - (lhs: Tensor, rhs: Tensor) throws -> Tensor { try broadcasting(lhs, rhs, operation: "subtract", -) }
+    /// Element-wise product under NumPy broadcasting.
     public static func * (lhs: Tensor, rhs: Tensor) throws -> Tensor { try broadcasting(lhs, rhs, operation: "multiply", *) }
+    /// Element-wise quotient under NumPy broadcasting.
     public static func / (lhs: Tensor, rhs: Tensor) throws -> Tensor { try broadcasting(lhs, rhs, operation: "divide", /) }
 
+    /// Adds `rhs` to every element.
     public static func + (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 + rhs } }
+    /// Subtracts `rhs` from every element.
     public static func - (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 - rhs } }
+    /// Multiplies every element by `rhs`.
     public static func * (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 * rhs } }
+    /// Divides every element by `rhs`.
     public static func / (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 / rhs } }
+    /// Negates every element.
     public static prefix func - (operand: Tensor) -> Tensor { operand.map { -$0 } }
 
     /// Element-wise maximum under broadcasting (`maximum(x, 0)` is relu).
@@ -82,10 +97,14 @@ extension Tensor where Scalar: TensorFloatingPoint {
         try broadcasting(lhs, rhs, operation: "maximum") { Swift.max($0, $1) }
     }
 
+    /// The element-wise maximum with one value.
     public static func maximum(_ lhs: Tensor, _ rhs: Scalar) -> Tensor { lhs.map { Swift.max($0, rhs) } }
 
+    /// max(x, 0), element-wise.
     public func relu() -> Tensor { Tensor.maximum(self, .zero) }
+    /// e raised to each element.
     public func exp() -> Tensor { map(Scalar.exponential) }
+    /// The natural logarithm of each element.
     public func log() -> Tensor { map(Scalar.naturalLogarithm) }
 }
 

@@ -16,14 +16,19 @@ public func sgemm(
 
 /// The shape of one sgemm call, to replay it.
 public struct GEMMCall: Equatable, Sendable {
+    /// Whether A and B are used transposed.
     public let transposeA: Bool, transposeB: Bool
+    /// op(A) is (m, k), op(B) is (k, n), C is (m, n).
     public let m: Int, n: Int, k: Int
+    /// The leading dimensions (row strides) of A, B and C.
     public let lda: Int, ldb: Int, ldc: Int
 
+    /// A call with these flags, sizes and strides.
     public init(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int) {
         (self.transposeA, self.transposeB, self.m, self.n, self.k, self.lda, self.ldb, self.ldc) = (transposeA, transposeB, m, n, k, lda, ldb, ldc)
     }
 
+    /// Floating-point operations of the call: 2·m·n·k.
     public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 
     /// Elements the A, B and C operands span.

@@ -1,6 +1,7 @@
 // Sliding windows over NHWC images: the geometry Keras' "valid" and "same"
 // padding give, and im2col/col2im, which turn a convolution into one sgemm.
 
+/// Keras' padding modes: `valid` (no padding) and `same` (output size ceil(input / stride)).
 public enum Padding: String, CaseIterable, Sendable { case valid, same }
 
 /// A window of kh x kw sliding with strides (sy, sx) over an H x W x C image.

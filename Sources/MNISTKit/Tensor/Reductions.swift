@@ -23,6 +23,7 @@ extension Tensor {
 }
 
 extension Tensor where Scalar: TensorFloatingPoint {
+    /// Sums along `axis`, removing it.
     public func sum(axis: Int) throws -> Tensor {
         try reduce(axis: axis) { count, element in
             var total = Scalar.zero
@@ -31,11 +32,13 @@ extension Tensor where Scalar: TensorFloatingPoint {
         }
     }
 
+    /// Means along `axis`, removing it.
     public func mean(axis: Int) throws -> Tensor {
         let total = try sum(axis: axis)
         return total / Scalar(Swift.max(count / Swift.max(total.count, 1), 1))
     }
 
+    /// Maxima along `axis`, removing it.
     public func max(axis: Int) throws -> Tensor {
         try reduce(axis: axis) { count, element in
             var best = -Scalar.infinity

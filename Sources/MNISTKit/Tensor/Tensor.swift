@@ -1,10 +1,13 @@
 /// Element types a tensor can hold. `dtype` names them the way NumPy and
 /// safetensors do, so shapes and types read the same in errors and files.
 public protocol TensorScalar: Sendable, Equatable {
+    /// The element type's name.
     static var dtype: DType { get }
+    /// The additive identity, for zero-filled tensors.
     static var zero: Self { get }
 }
 
+/// Element types, named as NumPy and safetensors name them.
 public enum DType: String, Sendable, Equatable, CaseIterable {
     case float32, float64, uint8, int64
 
@@ -19,18 +22,23 @@ public enum DType: String, Sendable, Equatable, CaseIterable {
 }
 
 extension Float: TensorScalar {
+    /// `float32`.
     public static var dtype: DType { .float32 }
 }
 extension Double: TensorScalar {
+    /// `float64`.
     public static var dtype: DType { .float64 }
 }
 extension UInt8: TensorScalar {
+    /// `uint8`.
     public static var dtype: DType { .uint8 }
 }
 extension Int: TensorScalar {
+    /// `int64`.
     public static var dtype: DType { .int64 }
 }
 
+/// A tensor operation given shapes, axes or rows it cannot use.
 public enum TensorError: Error, Equatable, CustomStringConvertible {
     case countMismatch(shape: [Int], count: Int)
     case negativeDimension(shape: [Int])
@@ -41,6 +49,7 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
     case rowsOutOfRange(rows: Range<Int>, count: Int)
     case rankTooLow(operation: String, shape: [Int])
 
+    /// The problem with the shapes involved, as NumPy would word it.
     public var description: String {
         switch self {
         case let .countMismatch(shape, count):
@@ -70,13 +79,19 @@ public func formatShape(_ shape: [Int]) -> String {
 
 /// An n-dimensional array: a shape and contiguous row-major storage.
 public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
+    /// The size of each axis, outermost first.
     public private(set) var shape: [Int]
+    /// The elements in row-major order.
     public internal(set) var scalars: [Scalar]
 
+    /// The number of axes.
     public var rank: Int { shape.count }
+    /// The number of elements.
     public var count: Int { scalars.count }
+    /// The element type.
     public var dtype: DType { Scalar.dtype }
 
+    /// A tensor of `scalars` in row-major order; their count must fill `shape`.
     public init(shape: [Int], scalars: [Scalar]) throws {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError.negativeDimension(shape: shape) }
         guard shape.reduce(1, *) == scalars.count else {
@@ -93,11 +108,13 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
         self.scalars = scalars
     }
 
+    /// A tensor of `shape` with every element `value`.
     public init(repeating value: Scalar, shape: [Int]) throws {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError.negativeDimension(shape: shape) }
         self.init(unchecked: shape, [Scalar](repeating: value, count: shape.reduce(1, *)))
     }
 
+    /// A tensor of `shape` filled with zeros.
     public init(zeros shape: [Int]) throws {
         try self.init(repeating: .zero, shape: shape)
     }
@@ -110,6 +127,7 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
     /// Row-major strides, in elements.
     public var strides: [Int] { rowMajorStrides(shape) }
 
+    /// The element at `indices`, one per axis.
     public subscript(indices: Int...) -> Scalar {
         get { scalars[flatIndex(indices)] }
         set { scalars[flatIndex(indices)] = newValue }

@@ -22,6 +22,7 @@ public enum MonitoredQuantity: String, CaseIterable, Sendable {
     }
 }
 
+/// Whether the monitored figure should fall (`min`), rise (`max`), or as its name says (`auto`: accuracies rise, losses fall).
 public enum MonitorMode: String, CaseIterable, Sendable { case auto, min, max }
 
 /// Keras' MonitorCallback comparison: better by more than `minDelta`.
@@ -52,23 +53,32 @@ struct Monitor: Equatable, Sendable {
 /// improved for `patience` epochs; optionally restores the best epoch's weights.
 public struct EarlyStopping: Equatable, Sendable {
     var monitor: Monitor
+    /// Epochs without improvement before training stops.
     public var patience = 0
+    /// A value the figure must beat; until it does, epochs count as without improvement.
     public var baseline: Double?
+    /// At the end, put back the weights of the best epoch.
     public var restoreBestWeights = false
+    /// Epochs to train before watching starts.
     public var startFromEpoch = 0
 
     /// What carries across epochs (and resumes).
     public struct State: Equatable, Sendable {
+        /// The state before the first epoch.
         public init() {}
+        /// Epochs since the last improvement.
         public var wait = 0
+        /// The best figure so far (nil: none yet).
         public var best: Double?
         /// 0-based, as Keras counts.
         public var bestEpoch = 0
+        /// The 0-based epoch training stopped after (0: it has not stopped).
         public var stoppedEpoch = 0
         /// All variables (trainable, then non-trainable) at the best epoch.
         public var bestWeights: [Float]?
     }
 
+    /// Early stopping with Keras' arguments and defaults.
     public init(monitor: MonitoredQuantity = .validationLoss, mode: MonitorMode = .auto, minDelta: Double = 0, patience: Int = 0,
                 baseline: Double? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0) {
         self.monitor = Monitor(quantity: monitor, mode: mode, minDelta: abs(minDelta))
@@ -103,18 +113,28 @@ public struct EarlyStopping: Equatable, Sendable {
 /// `factor` after `patience` epochs without improvement, then waits `cooldown`.
 public struct ReduceLROnPlateau: Equatable, Sendable {
     var monitor: Monitor
+    /// The rate is multiplied by this on a plateau.
     public var factor = 0.1
+    /// Epochs without improvement that make a plateau.
     public var patience = 10
+    /// Epochs to wait after a reduction before counting again.
     public var cooldown = 0
+    /// The rate never goes below this.
     public var minLearningRate = 0.0
 
+    /// What carries across epochs (and resumes).
     public struct State: Equatable, Sendable {
+        /// The state before the first epoch.
         public init() {}
+        /// Epochs since the last improvement.
         public var wait = 0
+        /// Epochs of cooldown left.
         public var cooldownCounter = 0
+        /// The best figure so far (nil: none yet).
         public var best: Double?
     }
 
+    /// Plateau reduction with Keras' arguments and defaults.
     public init(monitor: MonitoredQuantity = .validationLoss, mode: MonitorMode = .auto, minDelta: Double = 1e-4, factor: Double = 0.1,
                 patience: Int = 10, cooldown: Int = 0, minLearningRate: Double = 0) {
         self.monitor = Monitor(quantity: monitor, mode: mode, minDelta: abs(minDelta))
@@ -146,11 +166,15 @@ public struct ReduceLROnPlateau: Equatable, Sendable {
 
 /// The spec's `callbacks`: at most one of each kind.
 public struct CallbackSpecs: Equatable, Sendable {
+    /// Keras' `EarlyStopping`, if the spec asks for it.
     public var earlyStopping: EarlyStopping?
+    /// Keras' `ReduceLROnPlateau`, if the spec asks for it.
     public var reduceLROnPlateau: ReduceLROnPlateau?
 
+    /// No callbacks.
     public init() {}
 
+    /// True when the spec asks for no callback.
     public var isEmpty: Bool { earlyStopping == nil && reduceLROnPlateau == nil }
 
     static let typeNames = ["early_stopping", "reduce_lr_on_plateau"]

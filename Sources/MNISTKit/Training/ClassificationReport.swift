@@ -3,13 +3,16 @@ public struct ClassificationReport: Equatable, Sendable {
     /// confusion[true][predicted] counts.
     public let confusion: [[Int]]
 
+    /// Counts `predictions` against `labels` (same order) over `classCount` classes.
     public init(labels: [UInt8], predictions: [Int32], classCount: Int) {
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classCount), count: classCount)
         for (label, predicted) in zip(labels, predictions) { confusion[Int(label)][Int(predicted)] += 1 }
         self.confusion = confusion
     }
 
+    /// The number of samples counted.
     public var samples: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
+    /// The share of samples predicted as their label.
     public var accuracy: Double {
         Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(max(samples, 1))
     }
@@ -35,7 +38,9 @@ public struct ClassificationReport: Equatable, Sendable {
     /// The samples that are `c`.
     public func support(_ c: Int) -> Int { confusion[c].reduce(0, +) }
 
+    /// Precision, recall and F1 averaged over the classes.
     public struct Averages: Equatable, Sendable {
+        /// The averaged figures.
         public let precision: Double, recall: Double, f1: Double
     }
 

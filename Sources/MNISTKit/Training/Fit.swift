@@ -17,6 +17,7 @@ public struct FitOutputs: Sendable {
     /// Continue the metrics file (a resumed run) instead of starting it anew.
     public var appendMetrics = false
 
+    /// The files `fit` writes; nil leaves one out.
     public init(checkpoint: String? = nil, bestCheckpoint: String? = nil, metrics: String? = nil, appendMetrics: Bool = false) {
         (self.checkpoint, self.bestCheckpoint, self.metrics, self.appendMetrics) = (checkpoint, bestCheckpoint, metrics, appendMetrics)
     }
@@ -34,8 +35,11 @@ public enum FitEvent: Sendable {
 
 /// A metrics file that cannot be opened or written.
 public struct FitError: Error, Equatable, CustomStringConvertible {
+    /// The file that could not be written.
     public let path: String
+    /// The system's reason.
     public let message: String
+    /// "<path>: <message>".
     public var description: String { "\(path): \(message)" }
 }
 

@@ -2,8 +2,10 @@
 /// passed `inout` and never global, so every random draw is reproducible from
 /// the seed, and a generator's state can be saved and restored exactly.
 public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
+    /// The xoshiro256** state.
     public private(set) var state: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator seeded from `seed` through SplitMix64.
     public init(seed: UInt64) {
         var splitMix = seed
         func next() -> UInt64 {
@@ -28,8 +30,10 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         self.state = (state[0], state[1], state[2], state[3])
     }
 
+    /// The four state words, for saving.
     public var stateWords: [UInt64] { [state.0, state.1, state.2, state.3] }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = rotateLeft(state.1 &* 5, 7) &* 9
         let t = state.1 << 17
@@ -69,5 +73,6 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         }
     }
 
+    /// Equal when their states are: they draw the same from here on.
     public static func == (lhs: RandomGenerator, rhs: RandomGenerator) -> Bool { lhs.stateWords == rhs.stateWords }
 }

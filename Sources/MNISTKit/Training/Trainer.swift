@@ -3,6 +3,7 @@ import Foundation
 /// Everything beyond the weights that decides what training does next: enough,
 /// with the optimizer's slots, to resume exactly.
 public struct TrainingState: Equatable, Sendable {
+    /// Epochs finished.
     public var epochsCompleted = 0
     /// Optimizer updates applied so far.
     public var step = 0
@@ -14,17 +15,21 @@ public struct TrainingState: Equatable, Sendable {
     public var augmentationGenerator: RandomGenerator
     /// The constant rate reduce_lr_on_plateau set, if it acted.
     public var learningRate: Double?
+    /// Early stopping's counters and best weights.
     public var earlyStopping = EarlyStopping.State()
+    /// ReduceLROnPlateau's counters.
     public var plateau = ReduceLROnPlateau.State()
     /// Every completed epoch's figures, for curves over a resumed run too.
     public var history = [EpochFigures]()
 
+    /// The state of a fresh run: every random stream seeded from `seed`.
     public init(seed: UInt64) {
         shuffleGenerator = RandomGenerator(seed: seed, stream: RandomStream.shuffle.rawValue)
         dropoutGenerator = RandomGenerator(seed: seed, stream: RandomStream.dropout.rawValue)
         augmentationGenerator = RandomGenerator(seed: seed, stream: RandomStream.augmentation.rawValue)
     }
 
+    /// A state from its parts, as a checkpoint restores it.
     public init(epochsCompleted: Int, step: Int, shuffleGenerator: RandomGenerator, dropoutGenerator: RandomGenerator,
                 augmentationGenerator: RandomGenerator) {
         self.epochsCompleted = epochsCompleted
@@ -41,13 +46,20 @@ public struct TrainingState: Equatable, Sendable {
 /// One epoch's figures as Keras' History keeps them (no timings, so that a
 /// resumed run's history equals a straight one's).
 public struct EpochFigures: Equatable, Sendable {
+    /// The 1-based epoch.
     public var epoch: Int
+    /// The training loss (mean over the epoch's batches).
     public var loss: Double
+    /// The training accuracy.
     public var accuracy: Double
+    /// The validation loss, with a validation split.
     public var validationLoss: Double?
+    /// The validation accuracy, with a validation split.
     public var validationAccuracy: Double?
+    /// The learning rate at the end of the epoch.
     public var learningRate: Double
 
+    /// An epoch's figures.
     public init(epoch: Int, loss: Double, accuracy: Double, validationLoss: Double? = nil, validationAccuracy: Double? = nil, learningRate: Double) {
         (self.epoch, self.loss, self.accuracy, self.validationLoss) = (epoch, loss, accuracy, validationLoss)
         (self.validationAccuracy, self.learningRate) = (validationAccuracy, learningRate)
@@ -59,36 +71,53 @@ public enum RandomStream: UInt64 {
     case initialization = 1, shuffle, dropout, validationSplit, augmentation
 }
 
+/// Where an epoch stands after a batch, for progress bars.
 public struct BatchProgress: Sendable {
+    /// The 1-based epoch.
     public let epoch: Int
+    /// The epochs the run trains in all.
     public let epochs: Int
+    /// Batches done in this epoch.
     public let batch: Int
+    /// Batches in the epoch.
     public let batchCount: Int
     /// Running means over the epoch so far.
     public let loss: Double
+    /// The running accuracy over the epoch so far.
     public let accuracy: Double
+    /// Seconds since the epoch started.
     public let seconds: Double
 }
 
+/// What one epoch did: training figures, validation, time and the callbacks' actions.
 public struct EpochReport: Equatable, Sendable {
+    /// The 1-based epoch.
     public let epoch: Int
+    /// The epochs the run trains in all.
     public let epochs: Int
+    /// The mean training loss over the epoch.
     public let loss: Double
+    /// The training accuracy over the epoch.
     public let accuracy: Double
+    /// Loss and accuracy on the validation samples, with a validation split.
     public let validation: Evaluation?
+    /// Seconds the epoch took, validation included.
     public let seconds: Double
+    /// Training samples seen.
     public let samples: Int
     /// The optimizer's rate at the end of the epoch (before callbacks act).
     public var learningRate: Double = 0
     /// What the callbacks did after this epoch.
     public var events = [CallbackEvent]()
 
+    /// An epoch's report.
     public init(epoch: Int, epochs: Int, loss: Double, accuracy: Double, validation: Evaluation?, seconds: Double, samples: Int,
                 learningRate: Double = 0) {
         (self.epoch, self.epochs, self.loss, self.accuracy, self.validation) = (epoch, epochs, loss, accuracy, validation)
         (self.seconds, self.samples, self.learningRate) = (seconds, samples, learningRate)
     }
 
+    /// Training throughput.
     public var samplesPerSecond: Double { seconds > 0 ? Double(samples) / seconds : 0 }
 
     /// One line of the `--metrics` file.
@@ -105,10 +134,12 @@ public struct EpochReport: Equatable, Sendable {
     }
 }
 
+/// Why training ended before its last epoch.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case diverged(epoch: Int, batch: Int, loss: Double)
     case stopped(epoch: Int, batch: Int)
 
+    /// The reason in words for an `error:` line.
     public var description: String {
         switch self {
         case let .diverged(epoch, batch, loss):
@@ -121,13 +152,19 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
 
 /// The epoch loop: shuffle, batch, forward, backward, update; then validation.
 public final class Trainer {
+    /// The spec being trained.
     public let spec: ModelSpec
+    /// The model being trained.
     public let model: Model
+    /// The optimizer and its state.
     public let optimizer: Optimizer
+    /// Where training stands: epochs, step, random streams, callbacks, history.
     public private(set) var state: TrainingState
+    /// The training split, validation samples included.
     public let train: Dataset
     /// Training and validation samples: a seeded shuffle split, not the tail.
     public let trainingIndices: [Int32]
+    /// The samples held out for validation.
     public let validationIndices: [Int32]
     private var order: [Int32]
     private let workspace: Workspace
@@ -190,6 +227,7 @@ public final class Trainer {
         }
     }
 
+    /// Optimizer steps per epoch: the training samples in batches, the last one smaller.
     public var batchesPerEpoch: Int { (trainingIndices.count + spec.batchSize - 1) / spec.batchSize }
 
     /// Trains one epoch; `onBatch` sees running figures after every batch.

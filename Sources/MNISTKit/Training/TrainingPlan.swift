@@ -1,8 +1,11 @@
 /// What a `mnist-train` invocation asks for: a fresh spec or a checkpoint to
 /// resume, with the command line's overrides applied and checked.
 public struct TrainingPlan {
+    /// The spec to train: the config's, or the checkpoint's, with the overrides applied.
     public let spec: ModelSpec
+    /// The checkpoint being resumed, if any.
     public let checkpoint: Checkpoint?
+    /// Its path.
     public let checkpointPath: String?
     /// A weights file to start from instead of random initialisation.
     public let initPath: String?
@@ -44,6 +47,7 @@ public struct TrainingPlan {
         checkpointPath = resumePath
     }
 
+    /// The trainer for this plan: fresh (from random weights or `initPath`'s), or restored from the checkpoint.
     public func makeTrainer(train: Dataset, workers: WorkerPool = .serial) throws -> Trainer {
         guard let checkpoint, let checkpointPath else {
             let trainer = try Trainer(spec: spec, train: train, workers: workers)
@@ -64,8 +68,11 @@ public struct TrainingPlan {
 
 /// A command-line option that contradicts the checkpoint being resumed.
 public struct PlanError: Error, Equatable, CustomStringConvertible {
+    /// The command-line option.
     public let option: String
+    /// How it contradicts the checkpoint.
     public let message: String
+    /// "<option>: <message>".
     public var description: String { "\(option): \(message)" }
 }
 

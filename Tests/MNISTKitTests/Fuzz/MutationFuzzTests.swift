@@ -3,7 +3,7 @@ import MNISTKit
 import TestFixtures
 import XCTest
 
-/// A short, deterministic mutation-fuzzing pass over the three parsers, run by
+/// A short, deterministic mutation-fuzzing pass over the four parsers, run by
 /// `make test` (`make fuzz` runs libFuzzer on the same entry points for longer).
 /// Every mutated input must parse or fail with the parser's own error naming
 /// its file: a crash, a hang or a runaway allocation fails the run.
@@ -38,6 +38,41 @@ final class MutationFuzzTests: XCTestCase {
             }
         }
         report("IDX", outcomes)
+    }
+
+    func testImageReaders() throws {
+        var mutator = Mutator(seed: 4, corpus: try seeds("image"))
+        var outcomes = [String: Int]()
+        for _ in 0 ..< Self.inputsPerParser {
+            var input = mutator.mutated()
+            // Half the time, give every PNG chunk its right CRC again, so the damage reaches libpng.
+            if mutator.coin() { input = withPNGChecksumsRepaired(input) }
+            do {
+                let image = try RGBAImage.decode(input)
+                XCTAssertEqual(image.pixels.count, image.width * image.height * 4)
+                if let field = try? ImagePreprocessing.mnistStyle(image) {
+                    XCTAssertTrue(field.count == 784 && field.allSatisfy { $0 >= 0 && $0 <= 1 })
+                }
+                outcomes["ok", default: 0] += 1
+            } catch {
+                outcomes[String(describing: error).components(separatedBy: ":").first ?? "", default: 0] += 1
+            }
+        }
+        report("image", outcomes)
+    }
+
+    /// Recomputes the CRC-32 of each whole chunk after the PNG signature.
+    func withPNGChecksumsRepaired(_ input: [UInt8]) -> [UInt8] {
+        guard input.starts(with: [0x89, 0x50, 0x4E, 0x47]) else { return input }
+        var bytes = input, position = 8
+        while bytes.count - position >= 12 {
+            let length = bytes[position ..< position + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= bytes.count - position - 12 else { break }
+            let body = Array(bytes[position + 4 ..< position + 8 + length])
+            bytes.replaceSubrange(position + 8 + length ..< position + 12 + length, with: PNGFixture.bigEndian(Int(PNGFixture.crc(body))))
+            position += 12 + length
+        }
+        return bytes
     }
 
     func testModelSpecParser() throws {

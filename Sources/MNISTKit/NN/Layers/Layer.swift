@@ -209,12 +209,15 @@ public struct LayerSpec: Equatable, Sendable {
 
     init(_ layer: any Layer) { self.layer = layer }
 
+    /// Keras' serialised name of the layer type (`dense`, `conv2d`).
     public var typeName: String { type(of: layer).typeName }
+    /// The class name Keras' summary prints (`Dense`, `Conv2D`).
     public var kerasClassName: String { type(of: layer).kerasClassName }
 
     /// `{"type": ..., arguments...}` with every default written out.
     public var json: JSONValue { .object([("type", .string(typeName))] + layer.arguments) }
 
+    /// Equal when their resolved arguments are.
     public static func == (lhs: LayerSpec, rhs: LayerSpec) -> Bool { lhs.json == rhs.json }
 
     /// Reads one layer object of a spec; `path` names it in errors (`layers[2]`).
@@ -235,6 +238,7 @@ public struct LayerSpec: Equatable, Sendable {
         }
     }
 
+    /// Parses one layer object (`{"type": "dense", "units": 10}`), with Keras' defaults.
     public static func parse(_ text: String) throws(ConfigError) -> LayerSpec {
         let json: JSONValue
         do { json = try JSONParser.parse(text) } catch { throw ConfigError(path: "", message: error.description) }
@@ -243,14 +247,18 @@ public struct LayerSpec: Equatable, Sendable {
 }
 
 extension LayerSpec {
+    /// A dense layer (Keras' `Dense`) with the usual initialisers.
     public static func dense(units: Int, activation: Activation = .linear, useBias: Bool = true,
                              kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) -> LayerSpec {
         LayerSpec(Dense(units: units, activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
                         biasInitializer: biasInitializer))
     }
 
+    /// An activation on its own (Keras' `Activation`).
     public static func activation(_ activation: Activation) -> LayerSpec { LayerSpec(ActivationLayer(activation: activation)) }
+    /// Flattens each sample to one axis (Keras' `Flatten`).
     public static var flatten: LayerSpec { LayerSpec(Flatten()) }
+    /// Inverted dropout at `rate` in training, nothing in inference (Keras' `Dropout`).
     public static func dropout(rate: Double) -> LayerSpec { LayerSpec(Dropout(rate: rate)) }
 }
 
