@@ -4,15 +4,19 @@ import TestFixtures
 import XCTest
 
 /// 28x28 models for the tools that take pictures: a dataset of the synthetic 4x4 images
-/// with each pixel a 7x7 block, and checkpoints trained on it for one epoch.
+/// with each pixel a 7x7 block, and checkpoints trained on it for four epochs.
 enum DigitModels {
     static let dense = """
-        [{"type": "flatten"}, {"type": "dense", "units": 16, "activation": "relu"},
+        [{"type": "flatten"}, {"type": "dense", "units": 16, "activation": "relu"}, {"type": "batch_normalization"},
          {"type": "dense", "units": 10, "activation": "softmax"}]
         """
-    /// Every layer type the trainer has (augmentation aside) that changes inference.
+    /// Every layer type the trainer has, batch normalization on images (H, W), on (H, W, C)
+    /// and on flat rows.
     static let convolutional = """
-        [{"type": "reshape", "target_shape": [28, 28, 1]},
+        [{"type": "random_flip", "mode": "horizontal"}, {"type": "random_translation", "height_factor": 0.1, "width_factor": 0.1},
+         {"type": "random_rotation", "factor": 0.05}, {"type": "random_zoom", "height_factor": 0.1},
+         {"type": "batch_normalization"},
+         {"type": "reshape", "target_shape": [28, 28, 1]},
          {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
          {"type": "batch_normalization"},
          {"type": "max_pooling2d", "pool_size": 2},
@@ -23,6 +27,7 @@ enum DigitModels {
          {"type": "global_average_pooling2d"},
          {"type": "dropout", "rate": 0.25},
          {"type": "dense", "units": 12, "activation": "relu"},
+         {"type": "batch_normalization", "center": false, "scale": false},
          {"type": "dense", "units": 10, "activation": "softmax"}]
         """
 
@@ -43,13 +48,14 @@ enum DigitModels {
         return folder.path
     }
 
-    /// Trains `layers` for one epoch; returns the checkpoint's path and the dataset folder.
-    static func train(_ box: Sandbox, layers: String, name: String) throws -> (checkpoint: String, data: String) {
+    /// Trains `layers` for four epochs; returns the checkpoint's path and the dataset folder.
+    /// `dataset` names the data: "emnist-digits" makes the checkpoint record transposed images.
+    static func train(_ box: Sandbox, layers: String, name: String, dataset: String = "digits") throws -> (checkpoint: String, data: String) {
         let data = try makeDataset(box)
         let spec = try box.writeConfig("""
-            {"name": "\(name)", "dataset": "digits", "input_shape": [28, 28], "layers": \(layers),
+            {"name": "\(name)", "dataset": "\(dataset)", "input_shape": [28, 28], "layers": \(layers),
              "loss": "categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
-             "epochs": 1, "batch_size": 32}
+             "epochs": 4, "batch_size": 32}
             """)
         let checkpoint = box.path("\(name).ckpt")
         let result = try runTool("mnist-train", ["--config", spec, "--data", data, "--output", checkpoint, "--threads", "1"])

@@ -67,4 +67,26 @@ final class PredictTests: XCTestCase {
         let usage = try runTool("mnist-predict", [checkpoint, box.path("ring.png"), "--top", "0"])
         XCTAssertEqual(usage.status, 64)
     }
+
+    /// A model trained on EMNIST's transposed images gets the prepared picture transposed.
+    func testTransposesForModelsOfEMNIST() throws {
+        let box = try Sandbox()
+        let (checkpoint, _) = try DigitModels.train(box, layers: DigitModels.dense, name: "letters", dataset: "emnist-digits")
+        let loaded = try Checkpoint.load(path: checkpoint)
+        XCTAssertTrue(loaded.imagesTransposed)
+        let page = SyntheticDigit.onWhitePage(pageWidth: 40, pageHeight: 40, left: 5, top: 9)
+        try Data(PNGFixture.encode(width: 40, height: 40, colorType: .gray, samples: page)).write(to: URL(fileURLWithPath: box.path("ring.png")))
+        let (model, _, _) = try loaded.restore(path: checkpoint, classCount: 10)
+        let field = SyntheticDigit.preparedField
+        let transposed = (0 ..< 784).map { field[($0 % 28) * 28 + $0 / 28] }
+        let (expected, upright) = (model.predict(transposed), model.predict(field))
+        XCTAssertGreaterThan(zip(expected, upright).map { abs($0 - $1) }.max() ?? 0, 1e-4, "the test cannot tell the two apart")
+        let run = try runTool("mnist-predict", [checkpoint, box.path("ring.png"), "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        guard case let .array(values)? = try JSONParser.parse(run.stdout)["probabilities"] else { return XCTFail(run.stdout) }
+        for (value, wanted) in zip(values, expected) {
+            guard case let .number(found) = value else { return XCTFail(run.stdout) }
+            XCTAssertEqual(Float(found), wanted, accuracy: 1e-5)
+        }
+    }
 }
