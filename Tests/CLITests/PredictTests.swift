@@ -89,4 +89,17 @@ final class PredictTests: XCTestCase {
             XCTAssertEqual(Float(found), wanted, accuracy: 1e-5)
         }
     }
+
+    func testBadCommandLinesAndCheckpoints() throws {
+        let box = try Sandbox()
+        try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: box.path("bad.ckpt")))
+        assertFailure(try runTool("mnist-predict", [box.path("none.ckpt"), box.path("x.png")]), status: 66, "none.ckpt")
+        assertFailure(try runTool("mnist-predict", [box.path("bad.ckpt"), box.path("x.png")]), status: 65, "bad.ckpt")
+        XCTAssertEqual(try runTool("mnist-predict", [box.path("bad.ckpt")]).status, 64)
+        XCTAssertEqual(try runTool("mnist-export", [box.path("bad.ckpt")]).status, 64)
+        assertFailure(try runTool("mnist-export", [box.path("none.ckpt"), "--onnx", box.path("m.onnx")]), status: 66, "none.ckpt")
+        let (checkpoint, _) = try DigitModels.train(box, layers: DigitModels.dense, name: "dense")
+        assertFailure(try runTool("mnist-export", [checkpoint, "--onnx", box.path("no/such/folder/m.onnx")]), status: 73,
+                      "no/such/folder/m.onnx: cannot write the ONNX model")
+    }
 }
