@@ -83,8 +83,9 @@ public enum PNMFixture {
 /// turn any picture of it into.
 public enum SyntheticDigit {
     /// A ring 20 rows tall and 12 wide, full ink (255) with a softer inside edge (128).
-    /// Symmetric about its centre, so its centre of mass is the box's centre and the prepared
-    /// field holds it at rows 4...23, columns 8...19, unscaled.
+    /// Symmetric about its centre, so its centre of mass is the box's centre, at index (9.5, 5.5);
+    /// moved to index (14, 14), halves rounded up, the prepared field holds it at rows 5...24,
+    /// columns 9...20, unscaled.
     public static let (height, width) = (20, 12)
     public static let ring: [Int] = (0 ..< height * width).map { i in
         let dy = (Double(i / width) - 9.5) / 10, dx = (Double(i % width) - 5.5) / 6
@@ -93,7 +94,7 @@ public enum SyntheticDigit {
     }
     public static let preparedField: [Float] = {
         var field = [Float](repeating: 0, count: 28 * 28)
-        for y in 0 ..< height { for x in 0 ..< width { field[(y + 4) * 28 + x + 8] = Float(ring[y * width + x]) / 255 } }
+        for y in 0 ..< height { for x in 0 ..< width { field[(y + 5) * 28 + x + 9] = Float(ring[y * width + x]) / 255 } }
         return field
     }()
 

@@ -5,9 +5,11 @@
 /// Turning a decoded picture into the pixels a model takes.
 public enum ImagePreprocessing {
     /// MNIST-style: luminance; alpha composited onto paper that contrasts with the ink;
-    /// inverted when the border is light; background level removed; cropped to the ink's
+    /// inverted when the border is light; background level (the border's median) removed and the
+    /// paper's grain cleared; cropped to the ink's
     /// bounding box; scaled (area averaging) to fit a box of 20/28 of the field keeping the
-    /// aspect ratio; placed so the centre of mass is the field's centre. Values in [0, 1],
+    /// aspect ratio; placed so the centre of mass (in pixel indices) is at index (14, 14) of 28x28,
+    /// as MNIST placed its digits (halves round away from zero). Values in [0, 1],
     /// row after row, `width * height` of them.
     public static func mnistStyle(_ image: RGBAImage, width: Int = 28, height: Int = 28) throws(ImageError.Problem) -> [Float] {
         var gray = luminance(image, paper: image.hasTransparency ? paperContrasting(image) : 255)
@@ -24,7 +26,12 @@ public enum ImagePreprocessing {
 
         let peak = gray.max() ?? 0
         guard peak >= 8 else { throw .blank }
-        let threshold = peak * inkThreshold
+        // Ink is what stands out from the paper's grain: over three times the border's 90th
+        // percentile (0 on a clean page, so MNIST's faintest edge pixels stay, and strokes that
+        // touch the border do not count as grain); the grain itself becomes 0.
+        let grain = border.map { max(0, $0 - background) * stretch }.sorted()
+        let threshold = min(3 * grain[grain.count * 9 / 10], peak / 2)
+        if threshold > 0 { for i in gray.indices where gray[i] <= threshold { gray[i] = 0 } }
         var (left, top, right, bottom) = (image.width, image.height, -1, -1)
         for y in 0 ..< image.height {
             for x in 0 ..< image.width where gray[y * image.width + x] > threshold {
@@ -43,12 +50,14 @@ public enum ImagePreprocessing {
         let scaledHeight = max(1, Int((Double(inkHeight) * scale).rounded()))
         let scaled = resampleByArea(ink, width: inkWidth, height: inkHeight, toWidth: scaledWidth, toHeight: scaledHeight)
 
-        // Centre of mass, pixel centres at +0.5, moved to the field's centre by whole pixels.
+        // The centre of mass in pixel indices, moved by whole pixels to index (14, 14) of 28:
+        // MNIST's own convention (every one of its first 1,000 test digits has its centre of
+        // mass within half a pixel of index 14 that way, and a pixel off with centres at +0.5).
         var (mass, sumX, sumY) = (0.0, 0.0, 0.0)
         for y in 0 ..< scaledHeight {
             for x in 0 ..< scaledWidth {
                 let v = Double(scaled[y * scaledWidth + x])
-                (mass, sumX, sumY) = (mass + v, sumX + v * (Double(x) + 0.5), sumY + v * (Double(y) + 0.5))
+                (mass, sumX, sumY) = (mass + v, sumX + v * Double(x), sumY + v * Double(y))
             }
         }
         let offsetX = Int((Double(width) / 2 - sumX / mass).rounded())
@@ -70,9 +79,6 @@ public enum ImagePreprocessing {
         }
         return luminance(image, paper: 0).map { $0 / 255 }
     }
-
-    /// Pixels below this fraction of the brightest ink are left out of the bounding box.
-    static let inkThreshold: Float = 0.05
 
     /// Rec. 601 luma (what PIL's convert("L") computes), 0...255, alpha composited onto `paper`.
     static func luminance(_ image: RGBAImage, paper: Float) -> [Float] {

@@ -71,18 +71,31 @@ final class PreprocessingTests: XCTestCase {
                     "16-bit PGM, light ink")
     }
 
-    /// An L: a 20x2 bar down the left and an 18x2 foot along the bottom of a 20x20 box. By hand,
-    /// pixel centres at +0.5: x = (40 * 1 + 36 * 11) / 76 = 5.74, y = (40 * 10 + 36 * 19) / 76 = 14.26,
-    /// so the shift is (round(14 - 5.74), round(14 - 14.26)) = (8, 0).
+    /// An L: a 20x2 bar down the left and an 8x2 foot along the bottom of a 20x10 box. By hand, in
+    /// pixel indices: x = (40 * 0.5 + 16 * 5.5) / 56 = 1.93, y = (40 * 9.5 + 16 * 18.5) / 56 = 12.07,
+    /// so the shift to (14, 14) is (round(14 - 1.93), round(14 - 12.07)) = (12, 2).
     func testCentreOfMassPlacesAnAsymmetricShape() throws {
-        var box = [Int](repeating: 0, count: 400)
-        for y in 0 ..< 20 { box[y * 20] = 255; box[y * 20 + 1] = 255 }
-        for y in 18 ..< 20 { for x in 2 ..< 20 { box[y * 20 + x] = 255 } }
+        var box = [Int](repeating: 0, count: 200)
+        for y in 0 ..< 20 { box[y * 10] = 255; box[y * 10 + 1] = 255 }
+        for y in 18 ..< 20 { for x in 2 ..< 10 { box[y * 10 + x] = 255 } }
         var pagePixels = [Int](repeating: 255, count: 60 * 60)
-        for y in 0 ..< 20 { for x in 0 ..< 20 { pagePixels[(y + 33) * 60 + x + 5] = 255 - box[y * 20 + x] } }
+        for y in 0 ..< 20 { for x in 0 ..< 10 { pagePixels[(y + 33) * 60 + x + 5] = 255 - box[y * 10 + x] } }
         var expected = [Float](repeating: 0, count: 28 * 28)
-        for y in 0 ..< 20 { for x in 0 ..< 20 { expected[y * 28 + x + 8] = Float(box[y * 20 + x]) / 255 } }
+        for y in 0 ..< 20 { for x in 0 ..< 10 { expected[(y + 2) * 28 + x + 12] = Float(box[y * 10 + x]) / 255 } }
         assertField(try prepared(PNGFixture.encode(width: 60, height: 60, colorType: .gray, samples: pagePixels)), "L shape", expected: expected)
+    }
+
+    /// Grey, grainy paper (levels 215...240) under the ink: the grain is cleared and the ring lands
+    /// where it does on clean paper; its soft edge comes out a little darker, as the paper level
+    /// is subtracted from it.
+    func testGrainyPaperIsClearedAroundTheInk() throws {
+        var generator = RandomGenerator(seed: 7)
+        var pixels = page(width: 70, height: 50, left: 40, top: 12, ink: { $0 == 0 ? -1 : 255 - $0 }, paper: -1)
+        for i in pixels.indices where pixels[i] == -1 { pixels[i] = 215 + generator.nextIndex(below: 26) }
+        let field = try prepared(PNGFixture.encode(width: 70, height: 50, colorType: .gray, samples: pixels))
+        for (found, wanted) in zip(field, Self.expected) {
+            XCTAssertEqual(found, wanted, accuracy: wanted == 0 || wanted == 1 ? 1e-3 : 0.06)
+        }
     }
 
     func testDownscalingAveragesAreas() {
