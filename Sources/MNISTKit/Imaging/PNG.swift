@@ -47,6 +47,7 @@ public enum PNG {
         func bigEndian(_ at: Int) -> Int { bytes[at ..< at + 4].reduce(0) { $0 << 8 | Int($1) } }
         var position = signature.count
         var size: (width: Int, height: Int)?
+        var compressed = 0, bitsPerPixel = 8
         while true {
             guard bytes.count - position >= 8 else {
                 throw .truncated("the file ends after \(bytes.count) bytes, before the IEND chunk")
@@ -64,9 +65,20 @@ public enum PNG {
                 guard type == "IHDR", length == 13 else { throw .corrupt("the first chunk is \(type), expected a 13-byte IHDR") }
                 size = (bigEndian(position + 8), bigEndian(position + 12))
                 try RGBAImage.checkSize(width: size!.width, height: size!.height)
+                let channels = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][Int(bytes[position + 17])] ?? 1
+                bitsPerPixel = channels * Int(bytes[position + 16])
             }
+            if type == "IDAT" { compressed += length }
             position += 12 + length
-            if type == "IEND" { return size! }
+            if type == "IEND" {
+                // Deflate expands at most about 1032:1: too little IDAT cannot hold the pixels, and
+                // nothing is allocated for a header that claims them.
+                let needed = size!.height * ((size!.width * bitsPerPixel + 7) / 8)
+                guard compressed * 1032 >= needed else {
+                    throw .truncated("\(compressed) bytes of image data cannot hold \(size!.width)x\(size!.height) pixels")
+                }
+                return size!
+            }
         }
     }
 

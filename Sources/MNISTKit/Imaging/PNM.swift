@@ -18,31 +18,41 @@ enum PNM {
         let maxValue = try reader.headerNumber("maxval")
         guard (1 ... 65535).contains(maxValue) else { throw .corrupt("maxval \(maxValue) is outside 1...65535") }
         let sampleCount = width * height * channels
-        var samples = [Int](repeating: 0, count: sampleCount)
+        // The data must be able to hold the samples before anything is allocated for them.
+        let bytesPerSample = maxValue > 255 ? 2 : 1
+        var start = reader.position
         if ascii {
-            for i in 0 ..< sampleCount { samples[i] = try reader.sample(i, of: sampleCount) }
+            // Every sample takes a digit and a separator.
+            guard bytes.count - reader.position >= 2 * sampleCount - 1 else {
+                throw .truncated("\(bytes.count - reader.position) bytes cannot hold \(sampleCount) ASCII samples")
+            }
         } else {
             // Exactly one whitespace byte separates the header from the samples.
             guard reader.position < bytes.count, reader.isSpace(bytes[reader.position]) else {
                 throw .truncated("the header ends before the pixel data")
             }
-            let start = reader.position + 1
-            let bytesPerSample = maxValue > 255 ? 2 : 1
-            let needed = sampleCount * bytesPerSample
-            guard bytes.count - start >= needed else {
-                throw .truncated("\(bytes.count - start) bytes of pixel data, \(width)x\(height) needs \(needed)")
-            }
-            for i in 0 ..< sampleCount {
-                samples[i] = bytesPerSample == 1 ? Int(bytes[start + i])
-                    : Int(bytes[start + 2 * i]) << 8 | Int(bytes[start + 2 * i + 1])
+            start = reader.position + 1
+            guard bytes.count - start >= sampleCount * bytesPerSample else {
+                throw .truncated("\(bytes.count - start) bytes of pixel data, \(width)x\(height) needs \(sampleCount * bytesPerSample)")
             }
         }
+        // Samples go straight into the RGBA pixels.
         var pixels = [UInt8](repeating: 255, count: width * height * 4)
-        for p in 0 ..< width * height {
-            for c in 0 ..< 3 {
-                let sample = samples[p * channels + (channels == 1 ? 0 : c)]
-                guard sample <= maxValue else { throw .corrupt("sample \(sample) is above maxval \(maxValue)") }
-                pixels[p * 4 + c] = UInt8((sample * 255 + maxValue / 2) / maxValue)
+        func store(_ sample: Int, at index: Int) throws(ImageError.Problem) {
+            guard sample <= maxValue else { throw .corrupt("sample \(sample) is above maxval \(maxValue)") }
+            let value = UInt8((sample * 255 + maxValue / 2) / maxValue)
+            let pixel = index / channels
+            if channels == 1 {
+                (pixels[pixel * 4], pixels[pixel * 4 + 1], pixels[pixel * 4 + 2]) = (value, value, value)
+            } else {
+                pixels[pixel * 4 + index % channels] = value
+            }
+        }
+        if ascii {
+            for i in 0 ..< sampleCount { try store(try reader.sample(i, of: sampleCount), at: i) }
+        } else {
+            for i in 0 ..< sampleCount {
+                try store(bytesPerSample == 1 ? Int(bytes[start + i]) : Int(bytes[start + 2 * i]) << 8 | Int(bytes[start + 2 * i + 1]), at: i)
             }
         }
         return RGBAImage(width: width, height: height, pixels: pixels)

@@ -85,6 +85,11 @@ final class ImageReadingTests: XCTestCase {
             + PNGFixture.chunk("IHDR", PNGFixture.bigEndian(100_000) + PNGFixture.bigEndian(100_000) + [8, 0, 0, 0, 0])
         XCTAssertEqual(problem(Array(hugePNG)).kind, "tooLarge")
         XCTAssertEqual(problem(Array("P5 20000 20000 255\n".utf8)).kind, "tooLarge")
+        // Within the limit, but with too little data for the pixels it claims: refused before allocating.
+        let empty = Array(hugePNG.prefix(8)) + PNGFixture.chunk("IHDR", PNGFixture.bigEndian(4000) + PNGFixture.bigEndian(4000) + [16, 6, 0, 0, 0])
+            + PNGFixture.chunk("IDAT", zlibCompressed([0])) + PNGFixture.chunk("IEND", [])
+        XCTAssertEqual(problem(empty).message, "truncated: 9 bytes of image data cannot hold 4000x4000 pixels")
+        XCTAssertEqual(problem(Array("P3 4000 4000 255\n1 2 3".utf8)).message, "truncated: 6 bytes cannot hold 48000000 ASCII samples")
         XCTAssertEqual(problem(Array("P6 5000 5001 255\n".utf8)).message,
                        "image is 5000x5001, over the limit of 16384 pixels a side and 25000000 in all")
     }
