@@ -73,7 +73,13 @@ struct MNISTPredict: ParsableCommand {
                 failures += 1
             }
         }
-        let probabilities = accepted.isEmpty ? [] : model.predict(inputs, workers: workerPool(threads: threads))
+        // In batches, so that memory stays that of one batch however many files there are.
+        let workers = workerPool(threads: threads), pixels = height * width
+        var probabilities: [Float] = []
+        for start in stride(from: 0, to: accepted.count, by: Model.evaluationBatchSize) {
+            let rows = min(Model.evaluationBatchSize, accepted.count - start)
+            probabilities += model.predict(Array(inputs[start * pixels ..< (start + rows) * pixels]), workers: workers)
+        }
         for (k, path) in accepted.enumerated() {
             let row = Array(probabilities[k * classCount ..< (k + 1) * classCount])
             let ranked = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }

@@ -61,6 +61,11 @@ final class PredictTests: XCTestCase {
         XCTAssertEqual(text.stdout, "\(box.path("ring.png")): \(ranked[0])  (\(ranked[0]) \(String(format: "%.4f", expected[ranked[0]])), "
                        + "\(ranked[1]) \(String(format: "%.4f", expected[ranked[1]])))\n")
 
+        // More files than one batch holds: predicted in batches, every line the same.
+        let many = try runTool("mnist-predict", [checkpoint] + Array(repeating: box.path("ring.png"), count: 1201) + ["--top", "2"])
+        XCTAssertEqual(many.status, 0, many.stderr)
+        XCTAssertEqual(many.stdout, String(repeating: text.stdout, count: 1201))
+
         // --no-preprocess takes only the model's size, as it is.
         let asIs = try runTool("mnist-predict", [checkpoint, box.path("ring.png"), "--no-preprocess"])
         assertFailure(asIs, status: 65, "ring.png: image is 60x45, the model takes 28x28")
