@@ -288,7 +288,7 @@ final class InstallTests: XCTestCase {
         // install-files is `make install` without the build: it installs the tools under test.
         let install = try run("/usr/bin/make", ["-C", packageRoot.path, "install-files", "PREFIX=\(prefix.path)", "BIN=\(productsDirectory.path)"], in: elsewhere)
         XCTAssertEqual(install.status, 0, install.output)
-        for file in ["bin/mnist-train", "bin/mnist-eval", "bin/mnist-bench", "share/mnist-train/configs/dense512.json", "share/mnist-train/configs/mnist-cnn.json"] {
+        for file in ["bin/mnist-train", "bin/mnist-eval", "bin/mnist-bench", "bin/mnist-export", "bin/mnist-predict", "share/mnist-train/configs/dense512.json", "share/mnist-train/configs/mnist-cnn.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: prefix.appendingPathComponent(file).path), file)
         }
         let tool = prefix.appendingPathComponent("bin/mnist-train").path
