@@ -6,11 +6,10 @@
 public enum ImagePreprocessing {
     /// MNIST-style: luminance; alpha composited onto paper that contrasts with the ink;
     /// inverted when the border is light; background level (the border's median) removed and the
-    /// paper's grain cleared; cropped to the ink's
-    /// bounding box; scaled (area averaging) to fit a box of 20/28 of the field keeping the
-    /// aspect ratio; placed so the centre of mass (in pixel indices) is at index (14, 14) of 28x28,
-    /// as MNIST placed its digits (halves round away from zero). Values in [0, 1],
-    /// row after row, `width * height` of them.
+    /// paper's grain cleared; cropped to the ink's bounding box; scaled (area averaging) to fit a
+    /// box of 20/28 of the field keeping the aspect ratio; placed so the centre of mass (in pixel
+    /// indices) is at index (14, 14) of 28x28, as MNIST placed its digits (halves round away from
+    /// zero). Values in [0, 1], row after row, `width * height` of them.
     public static func mnistStyle(_ image: RGBAImage, width: Int = 28, height: Int = 28) throws(ImageError.Problem) -> [Float] {
         var gray = luminance(image, paper: image.hasTransparency ? paperContrasting(image) : 255)
         var border = borderValues(gray, width: image.width, height: image.height)
@@ -51,8 +50,9 @@ public enum ImagePreprocessing {
         let scaled = resampleByArea(ink, width: inkWidth, height: inkHeight, toWidth: scaledWidth, toHeight: scaledHeight)
 
         // The centre of mass in pixel indices, moved by whole pixels to index (14, 14) of 28:
-        // MNIST's own convention (every one of its first 1,000 test digits has its centre of
-        // mass within half a pixel of index 14 that way, and a pixel off with centres at +0.5).
+        // MNIST's own convention (all 10,000 of its test digits but one have their centre of mass
+        // within half a pixel of index 14 that way; with pixel centres at +0.5, three in four
+        // would be a pixel off).
         var (mass, sumX, sumY) = (0.0, 0.0, 0.0)
         for y in 0 ..< scaledHeight {
             for x in 0 ..< scaledWidth {
