@@ -45,7 +45,7 @@ struct MNISTExport: ParsableCommand {
         if let shape = loaded.imageShape { metadata.append(("image_shape", JSONValue.array(shape.map { .number(Double($0)) }).serialized)) }
         if loaded.imagesTransposed { metadata.append(("images_transposed", "true")) }
         if let onnx {
-            try writeOutputFile(model.onnxModel(producerVersion: toolVersion, metadata: metadata), to: onnx, what: "ONNX model")
+            try writeOutputFile(try model.onnxModel(producerVersion: toolVersion, metadata: metadata), to: onnx, what: "ONNX model")
             printOut("wrote \(onnx): ONNX opset 13, input \(formatShape([-1] + loaded.spec.inputShape).replacingOccurrences(of: "-1", with: "N")), "
                      + "output (N, \(model.classCount)), \(groupedThousands(model.parameterCount + model.nonTrainableCount)) weights")
         }

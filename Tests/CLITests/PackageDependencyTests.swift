@@ -42,10 +42,12 @@ final class PackageDependencyTests: XCTestCase {
                 targets: [.executableTarget(name: "consumer", dependencies: [.product(name: "MNISTKit", package: "mnist-train")])]
             )
             """.utf8).write(to: consumer.appendingPathComponent("Package.swift"))
-        // The program: the DocC article's Swift, verbatim, then checks of what it wrote.
+        // The program: the DocC article's Swift, verbatim, then prints of what it computed and wrote.
         let article = try String(contentsOf: packageRoot.appendingPathComponent("Sources/MNISTKit/MNISTKit.docc/TrainEvaluateSave.md"), encoding: .utf8)
         let blocks = article.components(separatedBy: "```swift\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
         let program = blocks.filter { !$0.contains(".package(") }.joined(separator: "\n") + """
+            for report in history { print("epoch \\(report.epoch): loss \\(report.loss)") }
+            print("test accuracy \\(accuracy)")
             print("epochs \\(checkpoint.state.epochsCompleted) rows \\(probabilities.count / 3)")
             """
         XCTAssertTrue(program.hasPrefix("import MNISTKit"), program)

@@ -11,8 +11,9 @@ import SwiftProtobuf
 
 extension Model {
     /// The ONNX model's bytes: input `input` float32 [N] + `spec.inputShape` (pixels in [0, 1]),
-    /// output `probabilities` [N, classCount]; `metadata` goes into `metadata_props`.
-    public func onnxModel(producerVersion: String, metadata: [(key: String, value: String)] = []) -> [UInt8] {
+    /// output `probabilities` [N, classCount]; `metadata` goes into `metadata_props`. Throws
+    /// swift-protobuf's encoding error should a message not encode.
+    public func onnxModel(producerVersion: String, metadata: [(key: String, value: String)] = []) throws -> [UInt8] {
         var graph = ONNXGraph(model: self)
         var shape = spec.inputShape
         for (index, layer) in layers.enumerated() where !layer.isAugmentation {
@@ -29,8 +30,7 @@ extension Model {
         proto.opsetImport = [Onnx_OperatorSetIdProto.with { $0.domain = ""; $0.version = 13 }]
         proto.graph = graph.finished(name: spec.name, inputShape: spec.inputShape, classCount: classCount)
         proto.metadataProps = metadata.map { entry in Onnx_StringStringEntryProto.with { $0.key = entry.key; $0.value = entry.value } }
-        // Serialising messages built in memory cannot fail.
-        return Array(try! proto.serializedBytes() as [UInt8])
+        return try proto.serializedBytes()
     }
 }
 
