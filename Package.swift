@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+let commands = ["mnist-train", "mnist-eval", "mnist-export", "mnist-predict", "mnist-bench"]
+
 let package = Package(
     name: "mnist-train",
     products: [
@@ -29,25 +31,16 @@ let package = Package(
         .target(
             name: "MNISTKit",
             dependencies: ["CBLAS", "CZlib", "CFloatMath", "CPNG", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        // Terminal-facing helpers shared by the two commands: the library never prints.
+        // Terminal-facing helpers shared by the commands: the library never prints.
         .target(
             name: "CLISupport",
             dependencies: ["MNISTKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    ] + commands.map { name in
+        // Thin swift-argument-parser commands over the library.
         .executableTarget(
-            name: "mnist-train",
-            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(
-            name: "mnist-bench",
-            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(
-            name: "mnist-eval",
-            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(
-            name: "mnist-export",
-            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(
-            name: "mnist-predict",
-            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            name: name,
+            dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")])
+    } + [
         // Fixtures (synthetic datasets, gzip) that both test targets build for themselves.
         .target(name: "TestFixtures", dependencies: ["MNISTKit", "CZlib"], path: "Tests/TestFixtures"),
         .testTarget(name: "MNISTKitTests", dependencies: ["MNISTKit", "TestFixtures"]),

@@ -40,10 +40,7 @@ struct MNISTExport: ParsableCommand {
     func run() throws {
         let loaded = try Checkpoint.load(path: checkpoint)
         let (model, _, _) = try loaded.restore(path: checkpoint, classCount: loaded.classNames?.count ?? 10)
-        var metadata: [(key: String, value: String)] = [("spec", loaded.spec.json.serialized), ("dataset", loaded.dataset)]
-        if let names = loaded.classNames { metadata.append(("class_names", JSONValue.array(names.map { .string($0) }).serialized)) }
-        if let shape = loaded.imageShape { metadata.append(("image_shape", JSONValue.array(shape.map { .number(Double($0)) }).serialized)) }
-        if loaded.imagesTransposed { metadata.append(("images_transposed", "true")) }
+        let metadata = [("spec", loaded.spec.json.serialized)] + loaded.datasetMetadata
         if let onnx {
             try writeOutputFile(try model.onnxModel(producerVersion: toolVersion, metadata: metadata), to: onnx, what: "ONNX model")
             printOut("wrote \(onnx): ONNX opset 13, input \(formatShape([-1] + loaded.spec.inputShape).replacingOccurrences(of: "-1", with: "N")), "

@@ -6,20 +6,6 @@ import XCTest
 /// reached through a file:// URL, builds the DocC article's program, which
 /// reads a spec, trains on synthetic data, saves, evaluates and loads a checkpoint.
 final class PackageDependencyTests: XCTestCase {
-    func run(_ arguments: [String], in directory: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-
     func testTaggedReleaseBuildsAsADependency() throws {
         guard FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent(".git").path) else {
             throw XCTSkip("not a git checkout")
@@ -29,8 +15,8 @@ final class PackageDependencyTests: XCTestCase {
         let repository = root.appendingPathComponent("mnist-train"), consumer = root.appendingPathComponent("consumer")
         try FileManager.default.createDirectory(at: consumer.appendingPathComponent("Sources/consumer"), withIntermediateDirectories: true)
         // The committed tree, tagged as a release.
-        XCTAssertEqual(try run(["git", "clone", "--quiet", packageRoot.path, repository.path], in: root).status, 0)
-        XCTAssertEqual(try run(["git", "tag", "1.0.0"], in: repository).status, 0)
+        XCTAssertEqual(try runProcess(["git", "clone", "--quiet", packageRoot.path, repository.path], in: root).status, 0)
+        XCTAssertEqual(try runProcess(["git", "tag", "1.0.0"], in: repository).status, 0)
 
         try Data("""
             // swift-tools-version:6.0
@@ -71,9 +57,9 @@ final class PackageDependencyTests: XCTestCase {
             try Data(IDX.encode(elementType: .uint8, dimensions: [48], payload: labels)).write(to: data.appendingPathComponent("\(split)-labels-idx1-ubyte"))
         }
 
-        let build = try run(["swift", "build", "--disable-sandbox"], in: consumer)
+        let build = try runProcess(["swift", "build", "--disable-sandbox"], in: consumer)
         XCTAssertEqual(build.status, 0, build.output)
-        let result = try run([consumer.appendingPathComponent(".build/debug/consumer").path], in: consumer)
+        let result = try runProcess([consumer.appendingPathComponent(".build/debug/consumer").path], in: consumer)
         XCTAssertEqual(result.status, 0, result.output)
         let lines = result.output.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.filter { $0.hasPrefix("epoch ") }.count, 3, result.output)

@@ -151,14 +151,14 @@ final class Sandbox {
 /// The package's root folder, found from this file's location.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// Runs python3 with `arguments` (in `directory`); its status and stdout, stderr dropped unless
-/// `keepErrors` adds it to the output.
-func python(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
-            keepErrors: Bool = false) throws -> (status: Int32, stdout: String) {
+/// Runs `arguments` (a program on PATH, or a path) in `directory`: its status and output,
+/// stderr included unless `keepErrors` is false.
+func runProcess(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
+                keepErrors: Bool = true) throws -> (status: Int32, output: String) {
     let process = Process()
     let output = Pipe()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
+    process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     if let directory { process.currentDirectoryURL = directory }
     process.standardOutput = output
@@ -167,4 +167,11 @@ func python(_ arguments: [String], environment: [String: String] = [:], in direc
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Runs python3 with `arguments` (in `directory`): its status and stdout (stderr too with `keepErrors`).
+func python(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+            keepErrors: Bool = false) throws -> (status: Int32, stdout: String) {
+    let result = try runProcess(["python3"] + arguments, in: directory, environment: environment, keepErrors: keepErrors)
+    return (result.status, result.output)
 }

@@ -264,20 +264,6 @@ final class TrainAndEvalTests: XCTestCase {
 /// `make install` puts the tools and the example configs under a prefix, and
 /// `--config NAME` finds them there from any folder.
 final class InstallTests: XCTestCase {
-    func run(_ executable: String, _ arguments: [String], in directory: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        let pipe = Pipe()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testInstalledToolsFindTheExampleConfigsFromAnyFolder() throws {
         guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
             throw XCTSkip("/usr/share/datasets/fashion-mnist is absent; `make setup` installs it")
@@ -286,16 +272,16 @@ final class InstallTests: XCTestCase {
         let prefix = box.root.appendingPathComponent("prefix"), elsewhere = box.root.appendingPathComponent("elsewhere")
         try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
         // install-files is `make install` without the build: it installs the tools under test.
-        let install = try run("/usr/bin/make", ["-C", packageRoot.path, "install-files", "PREFIX=\(prefix.path)", "BIN=\(productsDirectory.path)"], in: elsewhere)
+        let install = try runProcess(["/usr/bin/make", "-C", packageRoot.path, "install-files", "PREFIX=\(prefix.path)", "BIN=\(productsDirectory.path)"], in: elsewhere)
         XCTAssertEqual(install.status, 0, install.output)
         for file in ["bin/mnist-train", "bin/mnist-eval", "bin/mnist-bench", "bin/mnist-export", "bin/mnist-predict", "share/mnist-train/configs/dense512.json", "share/mnist-train/configs/mnist-cnn.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: prefix.appendingPathComponent(file).path), file)
         }
         let tool = prefix.appendingPathComponent("bin/mnist-train").path
-        let found = try run(tool, ["--config", "mnist-cnn.json", "--dry-run", "--data", "/usr/share/datasets/fashion-mnist"], in: elsewhere)
+        let found = try runProcess([tool, "--config", "mnist-cnn.json", "--dry-run", "--data", "/usr/share/datasets/fashion-mnist"], in: elsewhere)
         XCTAssertEqual(found.status, 0, found.output)
         XCTAssertTrue(found.output.contains("Total params: 34,826"), found.output)
-        let missing = try run(tool, ["--config", "nosuch.json"], in: elsewhere)
+        let missing = try runProcess([tool, "--config", "nosuch.json"], in: elsewhere)
         XCTAssertEqual(missing.status, 66)
         XCTAssertEqual(missing.output, "error: nosuch.json: no such file; looked in: nosuch.json, configs/nosuch.json, \(prefix.path)/share/mnist-train/configs/nosuch.json\n")
     }

@@ -117,6 +117,16 @@ public struct Checkpoint {
 
     // MARK: Writing
 
+    /// What the model learnt from: `dataset`, and `class_names`, `image_shape` and
+    /// `images_transposed` when known. Checkpoints and exports both carry it.
+    public var datasetMetadata: [(key: String, value: String)] {
+        var metadata = [("dataset", dataset)]
+        if let classNames { metadata.append(("class_names", JSONValue.array(classNames.map { .string($0) }).serialized)) }
+        if let imageShape { metadata.append(("image_shape", imageShape.json.serialized)) }
+        if imagesTransposed { metadata.append(("images_transposed", "true")) }
+        return metadata
+    }
+
     /// The file's bytes: a safetensors file whose metadata ends with a CRC-32
     /// of its data section.
     public func encoded() -> [UInt8] {
@@ -125,11 +135,7 @@ public struct Checkpoint {
             ("format_version", String(Checkpoint.formatVersion)),
             ("spec", spec.json.serialized),
             ("state", state.json.serialized),
-            ("dataset", dataset),
-        ]
-        if let classNames { metadata.append(("class_names", JSONValue.array(classNames.map { .string($0) }).serialized)) }
-        if let imageShape { metadata.append(("image_shape", imageShape.json.serialized)) }
-        if imagesTransposed { metadata.append(("images_transposed", "true")) }
+        ] + datasetMetadata
         if let blasCore { metadata.append(("openblas_core", blasCore)) }
         if let weightsSource { metadata += [("init_weights", weightsSource.file), ("init_weights_sha256", weightsSource.sha256)] }
         metadata.append(("tool_version", toolVersion))

@@ -11,7 +11,11 @@ public enum ImagePreprocessing {
     /// indices) is at index (14, 14) of 28x28, as MNIST placed its digits (halves round away from
     /// zero). Values in [0, 1], row after row, `width * height` of them.
     public static func mnistStyle(_ image: RGBAImage, width: Int = 28, height: Int = 28) throws(ImageError.Problem) -> [Float] {
-        var gray = luminance(image, paper: image.hasTransparency ? paperContrasting(image) : 255)
+        // Ink over black first (luma × alpha); transparent pixels then get the contrasting paper.
+        var gray = luminance(image, paper: 0)
+        if image.hasTransparency, paperContrasting(image, inkOverBlack: gray) == 255 {
+            for p in gray.indices { gray[p] += 255 - Float(image.pixels[p * 4 + 3]) }
+        }
         var border = borderValues(gray, width: image.width, height: image.height)
         if border.reduce(0, +) / Float(border.count) > 127.5 {
             for i in gray.indices { gray[i] = 255 - gray[i] }
@@ -90,13 +94,12 @@ public enum ImagePreprocessing {
         }
     }
 
-    /// White paper under dark ink, black under light ink: judged from the opaque pixels' mean luma.
-    static func paperContrasting(_ image: RGBAImage) -> Float {
-        let opaque = luminance(image, paper: 0)
+    /// White paper under dark ink, black under light ink: judged from the opaque pixels' mean luma,
+    /// given `inkOverBlack`, each pixel's luma × alpha.
+    static func paperContrasting(_ image: RGBAImage, inkOverBlack: [Float]) -> Float {
         var (weighted, weight) = (Float(0), Float(0))
-        for p in 0 ..< image.width * image.height {
-            let alpha = Float(image.pixels[p * 4 + 3]) / 255
-            (weighted, weight) = (weighted + opaque[p], weight + alpha)  // opaque[p] is already luma × alpha
+        for p in inkOverBlack.indices {
+            (weighted, weight) = (weighted + inkOverBlack[p], weight + Float(image.pixels[p * 4 + 3]) / 255)
         }
         return weight > 0 && weighted / weight > 127.5 ? 0 : 255
     }
