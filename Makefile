@@ -1,6 +1,8 @@
 # Every target that builds runs `setup` first, so each works alone on a fresh machine.
 SWIFT ?= swift
 BIN := .build/release
+# The commands: one folder each under Sources/ (Package.swift's `commands` lists the same).
+COMMANDS := $(sort $(notdir $(wildcard Sources/mnist-*)))
 CONFIG ?= dense512.json
 CHECKPOINT ?= model.ckpt
 
@@ -56,7 +58,7 @@ install: build
 
 install-files:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mnist-train/configs
-	install -m 755 $(BIN)/mnist-train $(BIN)/mnist-eval $(BIN)/mnist-export $(BIN)/mnist-predict $(BIN)/mnist-bench $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(addprefix $(BIN)/,$(COMMANDS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 configs/*.json $(DESTDIR)$(PREFIX)/share/mnist-train/configs/
 
 clean:

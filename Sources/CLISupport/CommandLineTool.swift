@@ -24,49 +24,38 @@ public func printOut(_ text: String, terminator: String = "\n") {
     fflush(stdout)
 }
 
-/// The exit status a library error deserves: 66 for a missing file, 65 for bad contents.
-public func exitStatus(for error: Error) -> Int32 {
-    switch error {
-    case let error as ConfigError: return error.isMissingFile ? ExitStatus.missingFile : ExitStatus.badInput
-    case let error as IDXError:
-        if case .unreadable(_, .notFound) = error { return ExitStatus.missingFile }
-        return ExitStatus.badInput
-    case let error as DatasetError:
-        switch error {
-        case .notFound, .missingFile: return ExitStatus.missingFile
-        default: return ExitStatus.badInput
-        }
-    case let error as CheckpointError:
-        switch error.kind {
-        case .missingFile: return ExitStatus.missingFile
-        case .cannotWrite: return ExitStatus.cannotCreate
-        case .invalid: return ExitStatus.badInput
-        }
-    case is FitError: return ExitStatus.cannotCreate
-    case let error as SafetensorsError: return error.isMissingFile ? ExitStatus.missingFile : ExitStatus.badInput
-    case let error as TrainingError:
-        if case .diverged = error { return ExitStatus.software }
-        return ExitStatus.interrupted
-    case let error as ImageError:
-        if case .file(.notFound) = error.problem { return ExitStatus.missingFile }
-        return ExitStatus.badInput
-    case let error as UsageError: return error.status
-    case let error as OutputPathProblem:
-        if case .cannotWrite = error { return ExitStatus.cannotCreate }
-        return ExitStatus.usage
-    case is PlanError: return ExitStatus.usage
-    default: return ExitStatus.software
+/// The exit status for each kind of failure.
+public func exitStatus(for category: ErrorCategory) -> Int32 {
+    switch category {
+    case .missingFile: return ExitStatus.missingFile
+    case .badInput: return ExitStatus.badInput
+    case .cannotWrite: return ExitStatus.cannotCreate
+    case .usage: return ExitStatus.usage
+    case .diverged: return ExitStatus.software
+    case .interrupted: return ExitStatus.interrupted
     }
 }
 
-/// A failure the command itself detects, with its exit status.
-public struct UsageError: Error, CustomStringConvertible {
-    public let description: String
-    public let status: Int32
+/// The exit status an error deserves: its category's; 70 for anything that is
+/// not one of ours (a bug, not the user's doing).
+public func exitStatus(for error: Error) -> Int32 {
+    (error as? MNISTKitError).map { exitStatus(for: $0.category) } ?? ExitStatus.software
+}
 
-    public init(_ description: String, status: Int32 = ExitStatus.usage) {
+/// What the user can do about an error, in the commands' flag spellings.
+func hint(for error: Error) -> String {
+    guard case let .notFound(name, _)? = error as? DatasetError else { return "" }
+    return " (pass --data DIR, a folder holding its four IDX files, or set MNIST_DATA_DIR to a folder holding \(name)/)"
+}
+
+/// A failure a command itself detects, in the library's vocabulary.
+public struct UsageError: MNISTKitError {
+    public let description: String
+    public let category: ErrorCategory
+
+    public init(_ description: String, category: ErrorCategory = .usage) {
         self.description = description
-        self.status = status
+        self.category = category
     }
 }
 
@@ -100,7 +89,7 @@ extension ParsableCommand {
         } catch let exit as ExitCode {
             Glibc.exit(exit.rawValue)
         } catch {
-            printError("error: \(error)")
+            printError("error: \(error)\(hint(for: error))")
             Glibc.exit(exitStatus(for: error))
         }
     }

@@ -40,7 +40,7 @@ public func datasetName(data: String?, lookedUp name: String) -> String {
 public func checkDataset(of checkpoint: Checkpoint, path: String, against data: Dataset, named name: String, doing: String) throws -> String? {
     if let shape = checkpoint.imageShape, let classes = checkpoint.classNames?.count, shape != data.imageShape || classes != data.classCount {
         throw UsageError("\(path): trained on \(checkpoint.dataset), images of \(formatShape(shape)) in \(classes) classes; \(name) has images of \(formatShape(data.imageShape)) in \(data.classCount) classes",
-                         status: ExitStatus.badInput)
+                         category: .badInput)
     }
     return name != checkpoint.dataset ? "warning: model trained on \(checkpoint.dataset), \(doing) \(name)" : nil
 }

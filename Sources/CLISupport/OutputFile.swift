@@ -6,6 +6,6 @@ public func writeOutputFile(_ bytes: [UInt8], to path: String, what: String) thr
     do {
         try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw UsageError("\(path): cannot write the \(what): \(error.localizedDescription)", status: ExitStatus.cannotCreate)
+        throw UsageError("\(path): cannot write the \(what): \(error.localizedDescription)", category: .cannotWrite)
     }
 }

@@ -216,7 +216,7 @@ struct MNISTBench: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw UsageError("\(tool) failed with status \(process.terminationStatus)", status: ExitStatus.software) }
+        guard process.terminationStatus == 0 else { throw ToolFailure(description: "\(tool) failed with status \(process.terminationStatus)") }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
@@ -250,4 +250,9 @@ final class Operands {
         sgemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
               a: a.pointer, lda: call.lda, b: b.pointer, ldb: call.ldb, c: c.pointer, ldc: call.ldc)
     }
+}
+
+/// A sibling tool that failed while being timed: a bug, exit 70.
+struct ToolFailure: Error, CustomStringConvertible {
+    let description: String
 }

@@ -101,6 +101,6 @@ struct MNISTPredict: ParsableCommand {
         if shape.count >= 2, channels == 1 { return (shape[0], shape[1]) }
         if shape.count == 1, let side = Optional(Int(Double(shape[0]).squareRoot())), side * side == shape[0] { return (side, side) }
         throw UsageError("\(checkpoint): the model takes inputs of shape \(formatShape(shape)), not single-channel pictures",
-                         status: ExitStatus.badInput)
+                         category: .badInput)
     }
 }

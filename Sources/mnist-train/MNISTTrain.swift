@@ -79,8 +79,14 @@ struct MNISTTrain: ParsableCommand {
         guard config != nil || resume != nil else { throw UsageError("give --config PATH, or --resume CHECKPOINT") }
         let workers = workerPool(threads: threads)
 
-        let plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed,
+        let plan: TrainingPlan
+        do {
+            plan = try TrainingPlan(configPath: config, resumePath: resume, epochs: epochs, batchSize: batchSize, seed: seed,
                                     configSearch: configSearchDirectories(), initPath: `init`)
+        } catch let error as PlanError {
+            // The library's parameter names, spelled as this command's flags.
+            throw UsageError("--\(error.parameter.rawValue): \(error.message)")
+        }
         let spec = plan.spec
         if saveBest, spec.validationSplit == 0 {
             throw UsageError("--save-best keeps the best val_accuracy, so it needs a validation_split in the spec")
@@ -152,8 +158,9 @@ struct MNISTTrain: ParsableCommand {
                 .map(shellQuoted).joined(separator: " ")
             let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: \(command)" }
                 ?? "no epoch completed, so no checkpoint was written"
-            throw UsageError("interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)",
-                             status: Interruption.exitStatus(signal))
+            // 130 or 143, by the signal (the library's category says only "interrupted").
+            printError("error: interrupted by \(Interruption.name(signal)) in epoch \(epoch)\(batch > 0 ? " after batch \(batch)" : ""); \(saved)")
+            throw ExitCode(Interruption.exitStatus(signal))
         }
         if spec.epochs == 0, resume == nil {
             // Nothing to train: the given weights, saved as a checkpoint like any other.

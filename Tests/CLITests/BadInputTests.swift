@@ -100,7 +100,7 @@ final class BadInputTests: XCTestCase {
                       status: 64, ": is a folder")
         let config = try Data(contentsOf: box.config)
         assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.config.path]),
-                      status: 64, box.config.path + ": exists and is not an mnist-train checkpoint; not overwriting it (choose another --output)")
+                      status: 64, box.config.path + ": exists and is not an mnist-train checkpoint; not overwriting it; choose another path")
         XCTAssertEqual(try Data(contentsOf: box.config), config)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: box.root.path).filter { $0.hasPrefix(".mnist-train-probe") }, [])
     }
@@ -188,7 +188,7 @@ final class BadInputTests: XCTestCase {
         assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--epochs", "0"]), status: 64, "--epochs must be a positive integer")
         XCTAssertEqual(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--data", box.data.path, "--epochs", "2", "--output", box.path("m.ckpt"), "--quiet"]).status, 0)
         assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--data", box.data.path, "--epochs", "1"]), status: 64,
-                      "--epochs: 1 is fewer than the 2 epochs the checkpoint has done; --epochs is the total")
+                      "--epochs: 1 is fewer than the 2 epochs the checkpoint has done; the epochs are counted in total, not added")
         assertFailure(try runTool("mnist-train", ["--resume", box.path("m.ckpt"), "--data", box.data.path, "--epochs", "3", "--batch-size", "x"]), status: 64, "x")
     }
 }

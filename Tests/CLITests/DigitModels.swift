@@ -25,6 +25,7 @@ enum DigitModels {
          {"type": "conv2d", "filters": 5, "kernel_size": 1, "use_bias": false},
          {"type": "activation", "activation": "sigmoid"},
          {"type": "global_average_pooling2d"},
+         {"type": "flatten"},
          {"type": "dropout", "rate": 0.25},
          {"type": "dense", "units": 12, "activation": "relu"},
          {"type": "batch_normalization", "center": false, "scale": false},

@@ -53,7 +53,7 @@ final class InitWeightsTests: XCTestCase {
         for k in 0 ..< 160 { XCTAssertEqual(Double(kernel[k]), w[k], accuracy: 1e-5, "kernel \(k)") }
         for o in 0 ..< 10 { XCTAssertEqual(Double(bias[o]), b[o], accuracy: 1e-5, "bias \(o)") }
         // Step counting starts at 0, and the checkpoint names the file it started from.
-        XCTAssertEqual(checkpoint.state.step, 2)
+        XCTAssertEqual(checkpoint.step, 2)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: box.path("start.safetensors"))))
         XCTAssertEqual(checkpoint.weightsSource, WeightsSource(file: "start.safetensors", sha256: sha256Hex(bytes)))
     }

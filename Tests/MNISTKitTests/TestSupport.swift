@@ -13,12 +13,6 @@ func makeTemporaryDirectory() throws -> URL {
     return url
 }
 
-/// A tensor of uniform values in [-1, 1) drawn from `generator`.
-func randomTensor(_ shape: [Int], _ generator: inout RandomGenerator) -> Tensor<Float> {
-    let count = shape.reduce(1, *)
-    return try! Tensor(shape: shape, scalars: (0 ..< count).map { _ in generator.nextUnitFloat() * 2 - 1 })
-}
-
 /// Asserts two float arrays agree within `tolerance`, reporting the largest difference.
 func assertClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-5, _ message: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {

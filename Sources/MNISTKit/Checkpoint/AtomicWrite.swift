@@ -57,9 +57,9 @@ public enum OutputPathProblem: Error, Equatable, CustomStringConvertible {
         case let .isFolder(path):
             return "\(path): is a folder; name the checkpoint file, e.g. \((path as NSString).appendingPathComponent("model.ckpt"))"
         case let .notACheckpoint(path):
-            return "\(path): exists and is not an mnist-train checkpoint; not overwriting it (choose another --output)"
+            return "\(path): exists and is not an mnist-train checkpoint; not overwriting it; choose another path"
         case let .notAWeightsFile(path):
-            return "\(path): exists and is not a weights file written by mnist-export; not overwriting it (choose another --weights)"
+            return "\(path): exists and is not a weights file written by mnist-export; not overwriting it; choose another path"
         case let .cannotWrite(path, reason):
             return "\(path): cannot write checkpoint: \(reason)"
         }

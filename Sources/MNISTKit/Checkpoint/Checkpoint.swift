@@ -58,8 +58,12 @@ public struct Checkpoint {
 
     /// The model spec the checkpoint was trained with, every default written out.
     public let spec: ModelSpec
-    /// Where training stands: epochs, step, random streams, callbacks, history.
+    /// Where training stands: epochs, random streams, callbacks, history.
     public let state: TrainingState
+    /// The optimizer's updates so far (Keras' `iterations`).
+    public let step: Int
+    /// The constant rate reduce_lr_on_plateau set, if it acted.
+    public let learningRateOverride: Double?
     /// The dataset's name, as the spec gave it (looked up again on resume and evaluation).
     public let dataset: String
     /// The training data's class names and image shape (H, W, C); nil in
@@ -95,12 +99,14 @@ public struct Checkpoint {
     public init(model: Model, optimizer: Optimizer, state: TrainingState, imageShape: [Int]? = nil, classNames: [String]? = nil) {
         spec = model.spec
         self.state = state
+        step = optimizer.step
+        learningRateOverride = optimizer.learningRateOverride
         dataset = model.spec.dataset
         self.imageShape = imageShape
         self.classNames = classNames
         toolVersion = MNISTKit.toolVersion
         var tensors = model.variables.map { ($0.name, $0.shape, model.buffer(of: $0).slice($0.offset, $0.count)) }
-        for slot in model.parameterSlots {
+        for slot in model.trainableVariables {
             for (slotName, buffer) in optimizer.slots {
                 tensors.append(("optimizer.\(slot.name).\(slotName)", slot.shape, buffer.slice(slot.offset, slot.count)))
             }
@@ -134,7 +140,7 @@ public struct Checkpoint {
             ("format", Checkpoint.format),
             ("format_version", String(Checkpoint.formatVersion)),
             ("spec", spec.json.serialized),
-            ("state", state.json.serialized),
+            ("state", state.json(step: step, learningRateOverride: learningRateOverride).serialized),
         ] + datasetMetadata
         if let blasCore { metadata.append(("openblas_core", blasCore)) }
         if let weightsSource { metadata += [("init_weights", weightsSource.file), ("init_weights_sha256", weightsSource.sha256)] }
@@ -180,7 +186,7 @@ public struct Checkpoint {
             throw fail("damaged header: format_version \(metadata["format_version"] ?? "missing") is not a version number")
         }
         guard version <= formatVersion else {
-            throw fail("format version \(version) is newer than this mnist-train reads (up to \(formatVersion)); upgrade mnist-train")
+            throw fail("format version \(version) is newer than this version of MNISTKit (\(MNISTKit.toolVersion)) reads (up to \(formatVersion))")
         }
         if let other = file.tensors.first(where: { $0.dtype != .f32 }) {
             throw fail("tensor \(other.name): dtype \"\(other.dtype.rawValue)\", expected \"F32\"")
@@ -196,8 +202,14 @@ public struct Checkpoint {
             guard let text = metadata["spec"] else { throw ConfigError(path: "", message: "missing") }
             spec = try ModelSpec.parse(text)
         } catch { throw fail("metadata spec: \(error)") }
-        guard let stateText = metadata["state"], let stateJSON = try? JSONParser.parse(stateText), let state = TrainingState(json: stateJSON, seed: spec.seed) else {
+        guard let stateText = metadata["state"], let stateJSON = try? JSONParser.parse(stateText), let state = TrainingState(json: stateJSON, seed: spec.seed),
+              case let .number(step)? = stateJSON["step"], step == step.rounded(), step >= 0, step < 9e15 else {
             throw fail("metadata state is missing or damaged")
+        }
+        var learningRateOverride: Double?
+        if let rate = stateJSON["learning_rate"] {
+            guard case let .number(value) = rate, value > 0 else { throw fail("metadata state is missing or damaged") }
+            learningRateOverride = value
         }
         guard let dataset = metadata["dataset"], let tool = metadata["tool_version"] else {
             throw fail("metadata lacks dataset or tool_version")
@@ -217,7 +229,8 @@ public struct Checkpoint {
             imageShape = shape
         }
         let tensors = file.tensors.map { ($0.name, $0.shape, $0.values) }
-        var checkpoint = Checkpoint(spec: spec, state: state, dataset: dataset, toolVersion: tool, tensors: tensors, classNames: classNames, imageShape: imageShape)
+        var checkpoint = Checkpoint(spec: spec, state: state, step: Int(step), learningRateOverride: learningRateOverride, dataset: dataset, toolVersion: tool,
+                                    tensors: tensors, classNames: classNames, imageShape: imageShape)
         checkpoint.imagesTransposed = metadata["images_transposed"] == "true"
         checkpoint.blasCore = metadata["openblas_core"]
         if let file = metadata["init_weights"], let digest = metadata["init_weights_sha256"] {
@@ -227,12 +240,14 @@ public struct Checkpoint {
     }
 
     /// A checkpoint from its parts, as `load` assembles it (tests build damaged ones this way).
-    public init(spec: ModelSpec, state: TrainingState, dataset: String, toolVersion: String,
+    public init(spec: ModelSpec, state: TrainingState, step: Int = 0, learningRateOverride: Double? = nil, dataset: String, toolVersion: String,
                 tensors: [(name: String, shape: [Int], values: [Float])], classNames: [String]? = nil, imageShape: [Int]? = nil) {
         self.classNames = classNames
         self.imageShape = imageShape
         self.spec = spec
         self.state = state
+        self.step = step
+        self.learningRateOverride = learningRateOverride
         self.dataset = dataset
         self.toolVersion = toolVersion
         self.tensors = tensors
@@ -248,7 +263,8 @@ public struct Checkpoint {
         let model: Model
         do { model = try Model(spec: spec, classCount: classCount) } catch { throw fail("metadata spec: \(error.description)") }
         let optimizer = Optimizer(spec: spec.optimizer, parameterCount: model.parameterCount)
-        optimizer.step = state.step
+        optimizer.step = step
+        optimizer.learningRateOverride = learningRateOverride
         var restoredState = state
         var expected = Set<String>()
         for slot in model.variables {
@@ -296,9 +312,10 @@ extension Array where Element == JSONValue {
 }
 
 extension TrainingState {
-    /// Generator states are hex strings: JSON numbers cannot hold 64 bits exactly.
-    /// Callback state appears only once a callback has some.
-    var json: JSONValue {
+    /// With the optimizer's step and rate override, which the state object also
+    /// records. Generator states are hex strings: JSON numbers cannot hold 64
+    /// bits exactly. Callback state appears only once a callback has some.
+    func json(step: Int, learningRateOverride learningRate: Double?) -> JSONValue {
         func words(_ generator: RandomGenerator) -> JSONValue {
             .array(generator.stateWords.map { .string(String($0, radix: 16).leftPadded(to: 16)) })
         }
@@ -355,7 +372,7 @@ extension TrainingState {
             default: return nil
             }
         }
-        guard let epochs = count(json, "epochs_completed"), let step = count(json, "step"),
+        guard let epochs = count(json, "epochs_completed"),
               let shuffle = generator("shuffle_rng"), let dropout = generator("dropout_rng") else { return nil }
         let augmentation: RandomGenerator
         if json["augmentation_rng"] == nil {
@@ -364,11 +381,7 @@ extension TrainingState {
             guard let stored = generator("augmentation_rng") else { return nil }
             augmentation = stored
         }
-        self.init(epochsCompleted: epochs, step: step, shuffleGenerator: shuffle, dropoutGenerator: dropout, augmentationGenerator: augmentation)
-        if let rate = json["learning_rate"] {
-            guard case let .number(value) = rate, value > 0 else { return nil }
-            learningRate = value
-        }
+        self.init(epochsCompleted: epochs, shuffleGenerator: shuffle, dropoutGenerator: dropout, augmentationGenerator: augmentation)
         if let early = json["early_stopping"] {
             guard let wait = count(early, "wait"), let best = number(early, "best"), let bestEpoch = count(early, "best_epoch"),
                   let stopped = count(early, "stopped_epoch"), case let .bool(hasWeights)? = early["best_weights"] else { return nil }

@@ -1,10 +1,5 @@
 import Foundation
 
-/// Keras' activations that layers accept, by their Keras names.
-public enum Activation: String, CaseIterable, Sendable {
-    case relu, sigmoid, softmax, tanh, linear
-}
-
 /// Keras' weight initialisers, by their Keras names.
 public enum Initializer: String, CaseIterable, Sendable {
     case glorotUniform = "glorot_uniform", heUniform = "he_uniform", lecunUniform = "lecun_uniform", zeros, ones
@@ -255,7 +250,7 @@ public struct ModelSpec: Equatable, Sendable {
         let root = try SpecObject(json, path: "", allowedKeys: ModelSpec.topKeys)
         version = try root.integer("version", default: ModelSpec.newestVersion, expected: "a positive integer")
         guard version <= ModelSpec.newestVersion else {
-            throw ConfigError(path: "version", message: "\(version) is newer than the newest supported version \(ModelSpec.newestVersion); upgrade mnist-train")
+            throw ConfigError(path: "version", message: "\(version) is newer than the newest version this MNISTKit (\(toolVersion)) reads, \(ModelSpec.newestVersion)")
         }
         name = try root.string("name", default: "model")
         dataset = try root.string("dataset", default: "fashion-mnist")

@@ -37,7 +37,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
         case let .empty(path):
             return "\(path): holds no samples"
         case let .notFound(name, searched):
-            return "dataset \"\(name)\" not found; looked in: \(searched.joined(separator: ", ")) (pass --data DIR, a folder holding its four IDX files, or set MNIST_DATA_DIR to a folder holding \(name)/)"
+            return "dataset \"\(name)\" not found; looked in: \(searched.joined(separator: ", "))"
         case let .missingFile(directory, expected):
             return "\(directory): missing \(expected.joined(separator: " or "))"
         case let .shapeMismatch(path, expected, found):

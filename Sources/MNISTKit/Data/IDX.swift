@@ -116,9 +116,6 @@ public struct IDXArray: Sendable, Equatable {
             }
         }
     }
-
-    /// The payload as a Float tensor of the declared shape.
-    public func floatTensor() -> Tensor<Float> { Tensor(unchecked: dimensions, floats()) }
 }
 
 extension FixedWidthInteger where Self: UnsignedInteger {

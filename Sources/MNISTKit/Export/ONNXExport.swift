@@ -127,13 +127,8 @@ struct ONNXGraph {
 
     /// The activation's node; softmax over the channels (the last Keras axis) in either layout.
     mutating func activation(_ activation: Activation) {
-        switch activation {
-        case .linear: break
-        case .relu: node("Relu")
-        case .sigmoid: node("Sigmoid")
-        case .tanh: node("Tanh")
-        case .softmax: node("Softmax", attributes: [.int("axis", layout == .channelsFirst ? 1 : -1)])
-        }
+        guard let name = activation.onnxOperator else { return }
+        node(name, attributes: activation == .softmax ? [.int("axis", layout == .channelsFirst ? 1 : -1)] : [])
     }
 
     /// Explicit pads (top, left, bottom, right) for ONNX from our window: Keras' "same" puts

@@ -71,7 +71,7 @@ public struct ImageError: Error, Equatable, Sendable, CustomStringConvertible {
                     + "and \(ImageLimits.maximumPixels) in all"
             case let .wrongSize(expected, found):
                 return "image is \(found.width)x\(found.height), the model takes \(expected.width)x\(expected.height) "
-                    + "(leave out --no-preprocess to scale and centre it)"
+                    + "(MNIST-style preparation would scale and centre it)"
             case .blank: return "the image is blank: no ink stands out from the background"
             }
         }

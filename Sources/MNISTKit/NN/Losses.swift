@@ -150,11 +150,3 @@ func meanSquaredError(
     }
     return score
 }
-
-/// Index of the largest value (the first on ties, like NumPy).
-@inline(__always)
-func argmaxRow(_ row: UnsafePointer<Float>, _ C: Int) -> Int {
-    var best = 0
-    for c in 1 ..< C where row[c] > row[best] { best = c }
-    return best
-}

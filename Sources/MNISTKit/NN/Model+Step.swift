@@ -1,5 +1,3 @@
-import Dispatch
-
 // The step executor: runs the layers forward, scores the loss, and runs them
 // backward with each slice of parameters updated while it is in cache.
 
@@ -10,36 +8,38 @@ extension Model {
         let needsInputGradient = training && i > firstTrainable
         return LayerIO(
             B: B, inp: UnsafePointer(workspace.activations[i].pointer), out: workspace.activations[i + 1].pointer,
-            dinp: needsInputGradient ? workspace.gradients[i].pointer : nil,
-            dout: training ? workspace.gradients[i + 1].pointer : nil,
+            dinp: needsInputGradient ? workspace.activationGradients[i].pointer : nil,
+            dout: training ? workspace.activationGradients[i + 1].pointer : nil,
             scratch: workspace.scratch[i], training: training, lossAppliesSoftmax: lossAppliesSoftmax[i],
             activationGradientDone: activationGradientDone[i], inputActivation: inputActivation[i])
     }
 
-    func context(_ workers: WorkerPool, optimizer: Optimizer?, recorder: GEMMRecorder? = nil) -> StepContext {
-        StepContext(workers: workers, parameters: parameters.pointer, gradients: gradients.pointer,
-                    nonTrainable: nonTrainable.pointer, optimizer: optimizer, recorder: recorder)
+    func context(_ workers: WorkerPool, optimizer: Optimizer?, probe: StepProbe? = nil) -> StepContext {
+        StepContext(workers: workers, parameters: parameters.pointer, parameterGradients: parameterGradients.pointer,
+                    nonTrainable: nonTrainable.pointer, optimizer: optimizer, probe: probe)
     }
 
     /// Runs the layers over the first `B` rows of the workspace's input, in
     /// training or inference mode as the workspace was made. Returns the output;
     /// with a fused softmax it holds logits until the loss runs.
-    /// With `seconds`, each layer's time goes to `seconds[i]` (for the benchmark).
-    /// Augmentation layers draw from `augmentation` (in training only; in
-    /// inference they pass their input through untouched), the others from `random`.
+    /// Augmentation layers draw from `augmentation` when given (in training
+    /// only; in inference they pass their input through untouched), the
+    /// others, and without it all, from `random`.
     @discardableResult
     func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator,
-                 augmentation: UnsafeMutablePointer<RandomGenerator>? = nil,
-                 seconds: UnsafeMutablePointer<Double>? = nil) -> UnsafeMutablePointer<Float> {
+                 augmentation: UnsafeMutablePointer<RandomGenerator>? = nil) -> UnsafeMutablePointer<Float> {
         precondition(workspace.threads == context.threads, "the workspace was made for \(workspace.threads) threads")
         for (i, layer) in layers.enumerated() where !passesThrough(i, training: workspace.training) {
-            let start = seconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            if layer.isAugmentation, let augmentation {
-                layer.forward(io(i, workspace, B: B), context, random: &augmentation.pointee)
-            } else {
-                layer.forward(io(i, workspace, B: B), context, random: &random)
+            let io = io(i, workspace, B: B)
+            guard let probe = context.probe else {
+                if layer.isAugmentation, let augmentation {
+                    layer.forward(io, context, random: &augmentation.pointee)
+                } else {
+                    layer.forward(io, context, random: &random)
+                }
+                continue
             }
-            seconds?[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            probe.clock(\.forwardSeconds, layer: i) { layer.forward(io, context, random: &random) }
         }
         return workspace.activations[layers.count].pointer
     }
@@ -50,7 +50,7 @@ extension Model {
     func score(_ workspace: Workspace, B: Int, workers: WorkerPool, withGradient: Bool) -> BatchScore {
         let C = classCount, T = workers.count
         let outputs = workspace.activations[layers.count].pointer
-        let dout = withGradient ? workspace.gradients[layers.count].pointer : nil
+        let dout = withGradient ? workspace.activationGradients[layers.count].pointer : nil
         let labels = workspace.labels
         let smoothing = Float(spec.labelSmoothing)
         return withUnsafeTemporaryAllocation(of: BatchScore.self, capacity: T) { scores in
@@ -76,15 +76,18 @@ extension Model {
         }
     }
 
-    /// Back-propagates from the last layer's output gradient into `gradients`,
+    /// Back-propagates from the last layer's output gradient into `parameterGradients`,
     /// stopping at the first layer with parameters (the images need no
     /// gradient). With the context's optimizer, each layer updates its
     /// parameters as their gradients become final.
-    func backward(_ workspace: Workspace, B: Int, context: StepContext, seconds: UnsafeMutablePointer<Double>? = nil) {
+    func backward(_ workspace: Workspace, B: Int, context: StepContext) {
         for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !passesThrough(i, training: true) {
-            let start = seconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            layers[i].backward(io(i, workspace, B: B), context)
-            seconds?[i] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let io = io(i, workspace, B: B), layer = layers[i]
+            guard let probe = context.probe else {
+                layer.backward(io, context)
+                continue
+            }
+            probe.clock(\.backwardSeconds, layer: i) { layer.backward(io, context) }
         }
     }
 
@@ -100,18 +103,25 @@ extension Model {
 
     /// One training step on the first `B` rows: forward, loss, backward, and the
     /// optimizer's update. A non-finite loss stops before anything is updated.
+    /// Dropout and the augmentation layers draw from the caller's `generator`.
     public func trainStep(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool = .serial,
                           dropout generator: inout RandomGenerator) -> BatchScore {
-        var augmentation = RandomGenerator(seed: 0, stream: RandomStream.augmentation.rawValue)
-        return trainStep(workspace, B: B, optimizer: optimizer, workers: workers, dropout: &generator, augmentation: &augmentation)
+        forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator)
+        return scoreAndUpdate(workspace, B: B, optimizer: optimizer, workers: workers)
     }
 
-    /// `trainStep` with the augmentation layers' generator.
+    /// `trainStep` with the augmentation layers' own generator (`Trainer.fit`
+    /// keeps the two streams apart, each in the checkpoint).
     public func trainStep(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool = .serial,
                           dropout generator: inout RandomGenerator, augmentation: inout RandomGenerator) -> BatchScore {
         _ = withUnsafeMutablePointer(to: &augmentation) { augmentation in
             forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator, augmentation: augmentation)
         }
+        return scoreAndUpdate(workspace, B: B, optimizer: optimizer, workers: workers)
+    }
+
+    /// The loss of the forward's output, then backward with the optimizer's updates.
+    private func scoreAndUpdate(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool) -> BatchScore {
         let score = score(workspace, B: B, workers: workers, withGradient: true)
         guard score.lossSum.isFinite else { return score }
         optimizer.beginStep()
@@ -121,8 +131,8 @@ extension Model {
         }
         // Norms need whole gradients: back-propagate, clip, then update everything.
         backward(workspace, B: B, context: context(workers, optimizer: nil))
-        let g = gradients.pointer, w = parameters.pointer
-        optimizer.clipByNorm(g, variables: parameterSlots.map { $0.offset ..< $0.offset + $0.count })
+        let g = parameterGradients.pointer, w = parameters.pointer
+        optimizer.clipByNorm(g, variables: trainableVariables.map { $0.offset ..< $0.offset + $0.count })
         workers.run(rows: parameterCount) { _, range in optimizer.apply(w, g, range) }
         return score
     }
@@ -149,15 +159,15 @@ extension Model {
     /// recorded from the step's own code on a scratch workspace, so the replay
     /// cannot drift from what the step does; nothing the model holds changes.
     public func sgemmCalls(batch B: Int, workers: WorkerPool) -> [[[GEMMCall]]] {
-        let recorder = GEMMRecorder()
+        let probe = StepProbe(layers: layers.count, recordsProducts: true)
         let workspace = makeWorkspace(capacity: B, training: true, threads: workers.count)
         let savedStatistics = nonTrainable.array
         var unused = RandomGenerator(seed: 0)
-        let context = context(workers, optimizer: nil, recorder: recorder)
+        let context = context(workers, optimizer: nil, probe: probe)
         forward(workspace, B: B, context: context, random: &unused)
         backward(workspace, B: B, context: context)
         nonTrainable.assign(savedStatistics)
-        return recorder.calls
+        return probe.calls
     }
 }
 
@@ -187,11 +197,11 @@ extension Model {
     /// the update is applied as in `trainStep`.
     public func timeLayers(_ workspace: Workspace, B: Int, optimizer: Optimizer, workers: WorkerPool,
                            dropout generator: inout RandomGenerator) -> [LayerTimes] {
-        var forwardTimes = [Double](repeating: 0, count: layers.count), backwardTimes = forwardTimes
-        forward(workspace, B: B, context: context(workers, optimizer: nil), random: &generator, seconds: &forwardTimes)
+        let probe = StepProbe(layers: layers.count, recordsProducts: false)
+        forward(workspace, B: B, context: context(workers, optimizer: nil, probe: probe), random: &generator)
         _ = score(workspace, B: B, workers: workers, withGradient: true)
         optimizer.beginStep()
-        backward(workspace, B: B, context: context(workers, optimizer: optimizer), seconds: &backwardTimes)
-        return layers.indices.map { LayerTimes(layer: summary[$0].name, forwardSeconds: forwardTimes[$0], backwardSeconds: backwardTimes[$0]) }
+        backward(workspace, B: B, context: context(workers, optimizer: optimizer, probe: probe))
+        return layers.indices.map { LayerTimes(layer: summary[$0].name, forwardSeconds: probe.forwardSeconds[$0], backwardSeconds: probe.backwardSeconds[$0]) }
     }
 }

@@ -12,7 +12,7 @@ public struct LayerSummary: Equatable, Sendable {
 
 /// A named variable inside one of the model's flat buffers: trainable ones in
 /// `parameters`, the others (batch norm's moving statistics) in `nonTrainable`.
-public struct ParameterSlot: Equatable, Sendable {
+public struct ModelVariable: Equatable, Sendable {
     /// The variable's Keras name, `<layer>.<variable>` (`dense_1.kernel`).
     public let name: String
     /// Its shape in Keras' layout.
@@ -35,11 +35,11 @@ public final class Model {
     /// Each layer's name, type, output shape and weight count, as Keras' `summary()`.
     public let summary: [LayerSummary]
     /// Every variable in layer order (Keras' `weights` order).
-    public let variables: [ParameterSlot]
+    public let variables: [ModelVariable]
     /// Every trainable weight, layer after layer.
     public let parameters: FloatBuffer
     /// The gradients of `parameters`, in the same layout.
-    public let gradients: FloatBuffer
+    public let parameterGradients: FloatBuffer
     /// The weights no gradient moves (batch normalization's moving statistics).
     public let nonTrainable: FloatBuffer
     /// Floats per input sample.
@@ -59,7 +59,7 @@ public final class Model {
     let fusesSoftmax: Bool
 
     /// The trainable variables, in layer order.
-    public var parameterSlots: [ParameterSlot] { variables.filter(\.trainable) }
+    public var trainableVariables: [ModelVariable] { variables.filter(\.trainable) }
     /// The number of trainable weights.
     public var parameterCount: Int { parameters.count }
     /// The number of non-trainable weights.
@@ -134,12 +134,12 @@ public final class Model {
         self.summary = summary
         self.layers = layers
         variables = layout.declarations.map {
-            ParameterSlot(name: "\($0.layer).\($0.declaration.name)", shape: $0.declaration.shape, offset: $0.offset, trainable: $0.declaration.trainable)
+            ModelVariable(name: "\($0.layer).\($0.declaration.name)", shape: $0.declaration.shape, offset: $0.offset, trainable: $0.declaration.trainable)
         }
         initializers = layout.declarations.map(\.declaration)
         inputWidth = spec.inputShape.reduce(1, *)
         parameters = FloatBuffer(count: layout.trainableCount)
-        gradients = FloatBuffer(count: layout.trainableCount)
+        parameterGradients = FloatBuffer(count: layout.trainableCount)
         nonTrainable = FloatBuffer(count: layout.nonTrainableCount)
     }
 
@@ -175,10 +175,10 @@ public final class Model {
     }
 
     /// Where a variable's values start in `allWeights`.
-    public func allWeightsOffset(of slot: ParameterSlot) -> Int { (slot.trainable ? 0 : parameterCount) + slot.offset }
+    public func allWeightsOffset(of slot: ModelVariable) -> Int { (slot.trainable ? 0 : parameterCount) + slot.offset }
 
     /// The buffer a variable lives in.
-    public func buffer(of slot: ParameterSlot) -> FloatBuffer { slot.trainable ? parameters : nonTrainable }
+    public func buffer(of slot: ModelVariable) -> FloatBuffer { slot.trainable ? parameters : nonTrainable }
 
     /// Buffers for batches of up to `capacity` samples on `threads` threads, in training or inference mode.
     public func makeWorkspace(capacity: Int, training: Bool, threads: Int = 1) -> Workspace {
@@ -202,8 +202,8 @@ public final class Workspace {
     public let training: Bool
     /// [0] the input; [i + 1] layer i's output.
     let activations: [FloatBuffer]
-    /// The same indexing: the gradient with respect to each (training only).
-    let gradients: [FloatBuffer]
+    /// The same indexing: the loss's gradient with respect to each (training only).
+    let activationGradients: [FloatBuffer]
     let scratch: [[FloatBuffer]]
     let labels: UnsafeMutablePointer<Int32>
 
@@ -235,7 +235,7 @@ public final class Workspace {
             }
         }
         self.activations = activations
-        self.gradients = gradients
+        activationGradients = gradients
         scratch = model.layers.map { $0.scratchSizes(batch: capacity, threads: threads, training: training).map { FloatBuffer(count: $0) } }
         labels = .allocate(capacity: max(capacity, 1))
         labels.initialize(repeating: 0, count: max(capacity, 1))

@@ -1,20 +1,16 @@
 import Foundation
 
-/// Everything beyond the weights that decides what training does next: enough,
-/// with the optimizer's slots, to resume exactly.
+/// Everything beyond the weights and the optimizer (its step, rate and slots)
+/// that decides what training does next: enough, with them, to resume exactly.
 public struct TrainingState: Equatable, Sendable {
     /// Epochs finished.
     public var epochsCompleted = 0
-    /// Optimizer updates applied so far.
-    public var step = 0
     /// Draws each epoch's sample order.
     public var shuffleGenerator: RandomGenerator
     /// Draws dropout masks.
     public var dropoutGenerator: RandomGenerator
     /// Draws the augmentation layers' transforms.
     public var augmentationGenerator: RandomGenerator
-    /// The constant rate reduce_lr_on_plateau set, if it acted.
-    public var learningRate: Double?
     /// Early stopping's counters and best weights.
     public var earlyStopping = EarlyStopping.State()
     /// ReduceLROnPlateau's counters.
@@ -30,10 +26,9 @@ public struct TrainingState: Equatable, Sendable {
     }
 
     /// A state from its parts, as a checkpoint restores it.
-    public init(epochsCompleted: Int, step: Int, shuffleGenerator: RandomGenerator, dropoutGenerator: RandomGenerator,
+    public init(epochsCompleted: Int, shuffleGenerator: RandomGenerator, dropoutGenerator: RandomGenerator,
                 augmentationGenerator: RandomGenerator) {
         self.epochsCompleted = epochsCompleted
-        self.step = step
         self.shuffleGenerator = shuffleGenerator
         self.dropoutGenerator = dropoutGenerator
         self.augmentationGenerator = augmentationGenerator
@@ -152,13 +147,13 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
 
 /// The epoch loop: shuffle, batch, forward, backward, update; then validation.
 public final class Trainer {
-    /// The spec being trained.
-    public let spec: ModelSpec
+    /// The spec being trained: the model's.
+    public var spec: ModelSpec { model.spec }
     /// The model being trained.
     public let model: Model
-    /// The optimizer and its state.
+    /// The optimizer: its step, learning rate and slots.
     public let optimizer: Optimizer
-    /// Where training stands: epochs, step, random streams, callbacks, history.
+    /// Where training stands besides the optimizer: epochs, random streams, callbacks, history.
     public private(set) var state: TrainingState
     /// The training split, validation samples included.
     public let train: Dataset
@@ -188,12 +183,9 @@ public final class Trainer {
     public init(model: Model, optimizer: Optimizer, state: TrainingState, train: Dataset, workers: WorkerPool = .serial) throws(ConfigError) {
         let spec = model.spec
         try Trainer.checkInput(spec.inputShape, against: train.imageShape)
-        self.spec = spec
         self.model = model
         self.optimizer = optimizer
         self.state = state
-        optimizer.step = state.step
-        optimizer.learningRateOverride = state.learningRate
         self.train = train
         self.workers = workers
         (trainingIndices, validationIndices) = try Trainer.split(samples: train.count, spec: spec)
@@ -255,7 +247,6 @@ public final class Trainer {
             let score = model.trainStep(workspace, B: B, optimizer: optimizer, workers: workers, dropout: &dropout, augmentation: &augmentation)
             (state.dropoutGenerator, state.augmentationGenerator) = (dropout, augmentation)
             guard score.lossSum.isFinite else { throw .diverged(epoch: epoch, batch: batch + 1, loss: score.lossSum / Double(B)) }
-            state.step += 1
             lossSum += score.lossSum
             correct += score.correct
             seen += B
@@ -283,7 +274,6 @@ public final class Trainer {
         let callbacks = spec.callbacks
         if let plateau = callbacks.reduceLROnPlateau,
            let rate = plateau.epochEnded(report: report, learningRate: report.learningRate, state: &state.plateau) {
-            state.learningRate = rate
             optimizer.learningRateOverride = rate
             events.append(.reducedLearningRate(to: rate, monitor: plateau.monitor.quantity.rawValue, epochsWithoutImprovement: max(plateau.patience, 1)))
         }

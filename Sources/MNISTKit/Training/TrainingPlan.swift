@@ -14,7 +14,7 @@ public struct TrainingPlan {
     public init(configPath: String?, resumePath: String?, epochs: Int?, batchSize: Int?, seed: UInt64?,
                 configSearch: [String] = ["configs"], initPath: String? = nil) throws {
         if initPath != nil, resumePath != nil {
-            throw PlanError(option: "--init", message: "starts a fresh run; a resumed run keeps its checkpoint's weights")
+            throw PlanError(parameter: .initialWeights, message: "starts a fresh run; a resumed run keeps its checkpoint's weights")
         }
         self.initPath = initPath
         var spec: ModelSpec
@@ -28,10 +28,10 @@ public struct TrainingPlan {
                 }
             }
             if let seed, seed != spec.seed {
-                throw PlanError(option: "--seed", message: "\(seed) differs from the checkpoint's seed \(spec.seed); a resumed run keeps its seed")
+                throw PlanError(parameter: .seed, message: "\(seed) differs from the checkpoint's seed \(spec.seed); a resumed run keeps its seed")
             }
             if let epochs, epochs < checkpoint.state.epochsCompleted {
-                throw PlanError(option: "--epochs", message: "\(epochs) is fewer than the \(checkpoint.state.epochsCompleted) epochs the checkpoint has done; --epochs is the total")
+                throw PlanError(parameter: .epochs, message: "\(epochs) is fewer than the \(checkpoint.state.epochsCompleted) epochs the checkpoint has done; the epochs are counted in total, not added")
             }
             self.checkpoint = checkpoint
         } else if let configPath {
@@ -39,7 +39,7 @@ public struct TrainingPlan {
             if let seed { spec.seed = seed }
             checkpoint = nil
         } else {
-            throw PlanError(option: "--config", message: "no spec: give a config or a checkpoint to resume")
+            throw PlanError(parameter: .config, message: "no spec: give a config or a checkpoint to resume")
         }
         if let epochs { spec.epochs = epochs }
         if let batchSize { spec.batchSize = batchSize }
@@ -66,14 +66,19 @@ public struct TrainingPlan {
     }
 }
 
-/// A command-line option that contradicts the checkpoint being resumed.
+/// A parameter of the plan that contradicts another or the checkpoint being resumed.
 public struct PlanError: Error, Equatable, CustomStringConvertible {
-    /// The command-line option.
-    public let option: String
-    /// How it contradicts the checkpoint.
+    /// `TrainingPlan.init`'s parameters, as the library names them; a command
+    /// spells them as its own flags.
+    public enum Parameter: String, Sendable {
+        case config, initialWeights = "init", epochs, seed
+    }
+    /// The parameter at fault.
+    public let parameter: Parameter
+    /// How it contradicts the rest.
     public let message: String
-    /// "<option>: <message>".
-    public var description: String { "\(option): \(message)" }
+    /// "<parameter>: <message>".
+    public var description: String { "\(parameter.rawValue): \(message)" }
 }
 
 extension ModelSpec {

@@ -29,7 +29,7 @@ final class CheckpointTests: XCTestCase {
                                                     "optimizer.dense_1.kernel.rms", "optimizer.dense_1.bias.rms",
                                                     "optimizer.dense_2.kernel.rms", "optimizer.dense_2.bias.rms"])
         XCTAssertEqual(loaded.tensor("dense_1.kernel")?.shape, [16, 16])
-        let kernel = trainer.model.parameterSlots[0]
+        let kernel = trainer.model.trainableVariables[0]
         XCTAssertEqual(loaded.tensor("dense_1.kernel")?.values, trainer.model.parameters.slice(kernel.offset, kernel.count))
         let (model, optimizer, _) = try loaded.restore(path: path)
         XCTAssertEqual(model.parameters.array, trainer.model.parameters.array)
@@ -52,7 +52,7 @@ final class CheckpointTests: XCTestCase {
         // The first bias value, read straight from the bytes as little-endian float32.
         let start = 8 + headerLength + Int(begin)
         let bits = bytes[start ..< start + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-        XCTAssertEqual(Float(bitPattern: bits), trainer.model.parameters.pointer[trainer.model.parameterSlots[1].offset])
+        XCTAssertEqual(Float(bitPattern: bits), trainer.model.parameters.pointer[trainer.model.trainableVariables[1].offset])
     }
 
     /// Four epochs straight, or two, a save, a load and two more: the same bytes.
@@ -108,7 +108,7 @@ final class CheckpointTests: XCTestCase {
             ("missing tensor", replacing(#","optimizer\.dense_2\.bias\.rms":\{[^}]*\}"#, ""), "bytes that belong to no tensor"),
             ("wrong dtype", replacing(#""dense_2\.bias":\{"dtype":"F32""#, #""dense_2.bias":{"dtype":"F16""#), "but F16 (10,) needs 20"),
             ("unknown dtype", replacing(#""dense_2\.bias":\{"dtype":"F32""#, #""dense_2.bias":{"dtype":"I64""#), #"dtype "I64", expected one of "F32", "F16", "BF16""#),
-            ("newer version", replacing(#""format_version":"1""#, #""format_version":"2""#), "format version 2 is newer than this mnist-train reads (up to 1); upgrade mnist-train"),
+            ("newer version", replacing(#""format_version":"1""#, #""format_version":"2""#), "format version 2 is newer than this version of MNISTKit (\(toolVersion)) reads (up to 1)"),
             ("another format", replacing(#""format":"mnist-train-checkpoint""#, #""format":"pytorch""#), "not an mnist-train checkpoint (format \"pytorch\")"),
             ("not a checkpoint", Array("just some text, not a checkpoint".utf8), "runs past the end of the file"),
             ("damaged state", replacing(#""epochs_completed\\":1"#, #""epochs_completed\":-1"#), "metadata state is missing or damaged"),
@@ -190,9 +190,9 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(result["format"], .string("mnist-train-checkpoint"))
         XCTAssertEqual(result["shapes"]?["dense_1.kernel"], .array([.number(16), .number(16)]))
         XCTAssertEqual(result["shapes"]?["optimizer.dense_2.bias.rms"], .array([.number(10)]))
-        let kernel = trainer.model.parameters.slice(trainer.model.parameterSlots[0].offset, 3)
+        let kernel = trainer.model.parameters.slice(trainer.model.trainableVariables[0].offset, 3)
         XCTAssertEqual(result["kernel"], .array(kernel.map { .number(Double($0)) }))
-        let biasSlot = trainer.model.parameterSlots[3]
+        let biasSlot = trainer.model.trainableVariables[3]
         let biasSum = trainer.model.parameters.slice(biasSlot.offset, biasSlot.count).reduce(0.0) { $0 + Double($1) }
         guard case let .number(pythonSum)? = result["bias_sum"] else { return XCTFail("no bias_sum") }
         XCTAssertEqual(pythonSum, biasSum, accuracy: 1e-12)

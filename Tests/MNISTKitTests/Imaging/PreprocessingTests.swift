@@ -111,7 +111,7 @@ final class PreprocessingTests: XCTestCase {
         assertField(try ImagePreprocessing.asIs(image), "as is", expected: pixels.map { Float($0) / 255 })
         let small = try RGBAImage.decode(PNGFixture.encode(width: 20, height: 28, colorType: .gray, samples: Array(pixels.prefix(560))))
         XCTAssertThrowsError(try ImagePreprocessing.asIs(small)) {
-            XCTAssertEqual("\($0)", "image is 20x28, the model takes 28x28 (leave out --no-preprocess to scale and centre it)")
+            XCTAssertEqual("\($0)", "image is 20x28, the model takes 28x28 (MNIST-style preparation would scale and centre it)")
         }
     }
 

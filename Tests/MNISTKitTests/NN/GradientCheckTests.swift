@@ -31,7 +31,7 @@ final class GradientCheckTests: XCTestCase {
             return model.lossAndGradients(workspace, B: B, dropout: &dropout).lossSum / Double(B)
         }
         _ = lossValue()
-        let analytic = model.gradients.array
+        let analytic = model.parameterGradients.array
         var worst: Float = 0
         for k in 0 ..< model.parameterCount {
             let saved = model.parameters.pointer[k]
@@ -136,8 +136,8 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertEqual(score.lossSum, 2.407606, accuracy: 1e-5)
         XCTAssertEqual(score.correct, 0)
         // d bias = p - onehot; d kernel = x (p - onehot).
-        assertClose(model.gradients.slice(3, 3), [0.090031 - 1, 0.244728, 0.665241], tolerance: 1e-5)
-        assertClose(model.gradients.slice(0, 3), [(0.090031 - 1) * 0.5, 0.244728 * 0.5, 0.665241 * 0.5], tolerance: 1e-5)
+        assertClose(model.parameterGradients.slice(3, 3), [0.090031 - 1, 0.244728, 0.665241], tolerance: 1e-5)
+        assertClose(model.parameterGradients.slice(0, 3), [(0.090031 - 1) * 0.5, 0.244728 * 0.5, 0.665241 * 0.5], tolerance: 1e-5)
     }
 
     func testShapesAreCheckedWhenTheModelIsBuilt() {

@@ -92,8 +92,8 @@ final class ParallelStepTests: XCTestCase {
             let three = parallel.lossAndGradients(parallelSpace, B: 7, workers: threeThreads, dropout: &dropoutB)
             XCTAssertEqual(one.lossSum, three.lossSum, accuracy: 1e-5 * abs(one.lossSum))
             XCTAssertEqual(one.correct, three.correct)
-            XCTAssertTrue(serial.gradients.array.contains { abs($0) > 1e-3 })
-            assertClose(parallel.gradients.array, serial.gradients.array, tolerance: 1e-5, "\(layers.map(\.typeName)) \(loss)")
+            XCTAssertTrue(serial.parameterGradients.array.contains { abs($0) > 1e-3 })
+            assertClose(parallel.parameterGradients.array, serial.parameterGradients.array, tolerance: 1e-5, "\(layers.map(\.typeName)) \(loss)")
         }
     }
 
@@ -113,7 +113,7 @@ final class ParallelStepTests: XCTestCase {
                 var dropoutA = RandomGenerator(seed: 6), dropoutB = RandomGenerator(seed: 6)
                 for _ in 0 ..< 3 {
                     _ = reference.lossAndGradients(referenceSpace, B: 7, workers: threeThreads, dropout: &dropoutA)
-                    referenceOptimizer.update(parameters: reference.parameters.pointer, gradients: reference.gradients.pointer, count: reference.parameterCount)
+                    referenceOptimizer.update(parameters: reference.parameters.pointer, gradients: reference.parameterGradients.pointer, count: reference.parameterCount)
                     _ = fused.trainStep(fusedSpace, B: 7, optimizer: fusedOptimizer, workers: threeThreads, dropout: &dropoutB)
                 }
                 XCTAssertEqual(fused.parameters.array, reference.parameters.array, "\(optimizerSpec) \(layers.map(\.typeName))")

@@ -19,7 +19,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(trainer.batchesPerEpoch, 10)
         XCTAssertEqual(reports[0].samples, 300)
         XCTAssertEqual(progress.filter { $0.epoch == 1 }.map(\.batch), Array(1 ... 10))
-        XCTAssertEqual(trainer.state.step, 60)
+        XCTAssertEqual(trainer.optimizer.step, 60)
     }
 
     func testValidationSplitIsASeededShuffleNotTheTail() throws {

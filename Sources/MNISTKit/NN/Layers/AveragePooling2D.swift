@@ -4,7 +4,6 @@
 
 struct AveragePooling2D: Pooling2DLayer {
     static let typeName = "average_pooling2d"
-    static let kerasClassName = "AveragePooling2D"
 
     var pooling: PoolingArguments
     var window = Window2D()
@@ -47,9 +46,7 @@ struct AveragePooling2D: Pooling2DLayer {
                     }
                 }
             }
-            if let previous = io.inputActivation {
-                activationBackward(dinp: mine, dout: mine, out: io.inp + images.lowerBound * g.inputSize, B: images.count, C: g.inputSize, activation: previous)
-            }
+            io.applyInputActivationGradient(rows: images, width: g.inputSize)
         }
     }
 }

@@ -8,7 +8,6 @@ import Foundation
 
 struct BatchNormalization: Layer {
     static let typeName = "batch_normalization"
-    static let kerasClassName = "BatchNormalization"
     static let argumentNames = ["momentum", "epsilon", "center", "scale"]
 
     var momentum: Double
@@ -90,7 +89,7 @@ struct BatchNormalization: Layer {
     /// dx = gamma·inverse / R · (R·dy - dbeta - x̂·dgamma), as a·dy + b·x + d per channel.
     func backward(_ io: LayerIO, _ context: StepContext) {
         guard let dout = io.dout else { return }
-        let C = channels, R = io.B * positions, w = context.parameters, dw = context.gradients
+        let C = channels, R = io.B * positions, w = context.parameters, dw = context.parameterGradients
         let mean = UnsafePointer(io.scratch[0].pointer), inverse = mean + C
         // Σdy and Σdy·x in one pass; Σdy·x̂ = inverse (Σdy·x - mean Σdy).
         let sums = channelSums(io, context, rows: R, gradient: dout)
@@ -111,10 +110,7 @@ struct BatchNormalization: Layer {
                     let x = io.inp + r * C, dy = dout + r * C, dx = dinp + r * C
                     for c in 0 ..< C { dx[c] = a[c] * dy[c] + b[c] * x[c] + d[c] }
                 }
-                if let previous = io.inputActivation, !rows.isEmpty {
-                    let at = rows.lowerBound * C
-                    activationBackward(dinp: dinp + at, dout: dinp + at, out: io.inp + at, B: rows.count, C: C, activation: previous)
-                }
+                io.applyInputActivationGradient(rows: rows, width: C)
             }
         }
         if let gamma { context.update(gamma ..< gamma + C) }

@@ -5,7 +5,6 @@
 
 struct Conv2D: Layer {
     static let typeName = "conv2d"
-    static let kerasClassName = "Conv2D"
     static let argumentNames = ["filters", "kernel_size", "strides", "padding", "activation", "use_bias",
                                 "kernel_initializer", "bias_initializer"]
 
@@ -117,7 +116,7 @@ struct Conv2D: Layer {
     func backward(_ io: LayerIO, _ context: StepContext) {
         guard let dout = io.dout else { return }
         let g = window, P = g.positions, K = g.patchSize, O = filters, chunk = chunk, T = context.threads
-        let w = UnsafePointer(context.parameters), dw = context.gradients, activation = activation
+        let w = UnsafePointer(context.parameters), dw = context.parameterGradients, activation = activation
         let columns = UnsafePointer(io.scratch[0].pointer), partials = io.scratch[2].pointer
         let ownActivation = io.needsOwnActivationGradient(activation)
         context.run(rows: io.B) { t, images in
@@ -143,9 +142,7 @@ struct Conv2D: Layer {
                     for j in 0 ..< n { col2im(dinp + (s + j) * g.inputSize, dcols + j * P * K, g) }
                     s += n
                 }
-                if let previous = io.inputActivation {
-                    activationBackward(dinp: mine, dout: mine, out: io.inp + images.lowerBound * g.inputSize, B: images.count, C: g.inputSize, activation: previous)
-                }
+                io.applyInputActivationGradient(rows: images, width: g.inputSize)
             }
             if transposesColumns {
                 context.sgemm(t, m: K, n: O, k: rows, a: columns + firstRow, lda: transposedRowStride(io), b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)

@@ -90,7 +90,7 @@ struct Dense: Layer {
     /// column i, so each thread updates its rows as soon as it has their gradient.
     func backward(_ io: LayerIO, _ context: StepContext) {
         guard let dout = io.dout else { return }
-        let w = context.parameters, dw = context.gradients, B = io.B, I = inputs, O = units, T = context.threads
+        let w = context.parameters, dw = context.parameterGradients, B = io.B, I = inputs, O = units, T = context.threads
         if io.needsOwnActivationGradient(activation) {
             context.run(rows: B) { _, rows in
                 let at = rows.lowerBound * O
@@ -105,12 +105,7 @@ struct Dense: Layer {
                 if let dinp = io.dinp {
                     context.sgemm(t, transposeB: true, m: B, n: mine.count, k: O, a: dout, lda: O, b: w + kernel + i0 * O, ldb: O, c: dinp + i0, ldc: I)
                     // The previous layer's element-wise activation, on this thread's columns.
-                    if let previous = io.inputActivation {
-                        for r in 0 ..< B {
-                            let at = r * I + i0
-                            activationBackward(dinp: dinp + at, dout: dinp + at, out: io.inp + at, B: 1, C: mine.count, activation: previous)
-                        }
-                    }
+                    io.applyInputActivationGradient(rows: 0 ..< B, width: mine.count, stride: I, column: i0)
                 }
             }
             if let bias, !myOutputs.isEmpty {

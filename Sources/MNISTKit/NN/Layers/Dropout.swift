@@ -63,3 +63,25 @@ extension Dropout {
     /// Inference passes values through: nothing to write.
     func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {}
 }
+
+/// Inverted dropout: keeps each value with probability 1 - rate and scales the
+/// kept ones by 1 / (1 - rate), so evaluation needs no rescaling.
+func dropoutForward(
+    out: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int,
+    rate: Float, generator: inout RandomGenerator
+) {
+    // Two 24-bit uniforms from each 64-bit draw.
+    let scale = 1 / (1 - rate), unit: Float = 1 / 16_777_216
+    var k = 0
+    while k < count {
+        let bits = generator.next()
+        mask[k] = Float(bits >> 40) * unit >= rate ? scale : 0
+        if k + 1 < count { mask[k + 1] = Float((bits >> 16) & 0xFF_FFFF) * unit >= rate ? scale : 0 }
+        k += 2
+    }
+    for k in 0 ..< count { out[k] = inp[k] * mask[k] }
+}
+
+func dropoutBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, mask: UnsafePointer<Float>, count: Int) {
+    for k in 0 ..< count { dinp[k] = dout[k] * mask[k] }
+}

@@ -3,7 +3,6 @@
 
 struct GlobalAveragePooling2D: Layer {
     static let typeName = "global_average_pooling2d"
-    static let kerasClassName = "GlobalAveragePooling2D"
     static let argumentNames = [String]()
 
     var positions = 0, channels = 0
@@ -39,10 +38,7 @@ struct GlobalAveragePooling2D: Layer {
                 let image = dinp + b * P * C, gradient = dout + b * C
                 for p in 0 ..< P { for c in 0 ..< C { image[p * C + c] = gradient[c] * scale } }
             }
-            if let previous = io.inputActivation {
-                let at = images.lowerBound * P * C
-                activationBackward(dinp: dinp + at, dout: dinp + at, out: io.inp + at, B: images.count, C: P * C, activation: previous)
-            }
+            io.applyInputActivationGradient(rows: images, width: P * C)
         }
     }
 }

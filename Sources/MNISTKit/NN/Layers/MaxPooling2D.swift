@@ -6,7 +6,6 @@
 
 struct MaxPooling2D: Pooling2DLayer {
     static let typeName = "max_pooling2d"
-    static let kerasClassName = "MaxPooling2D"
 
     var pooling: PoolingArguments
     var window = Window2D()

@@ -4,7 +4,6 @@
 
 struct RandomFlip: AugmentationLayer {
     static let typeName = "random_flip"
-    static let kerasClassName = "RandomFlip"
     static let argumentNames = ["mode"]
 
     enum Mode: String, CaseIterable, Sendable {

@@ -5,7 +5,6 @@ import Foundation
 
 struct RandomRotation: AugmentationLayer {
     static let typeName = "random_rotation"
-    static let kerasClassName = "RandomRotation"
     static let argumentNames = ["factor"] + Resampler.argumentNames
 
     var factor: (lower: Double, upper: Double)

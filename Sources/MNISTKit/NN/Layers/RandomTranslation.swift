@@ -3,7 +3,6 @@
 
 struct RandomTranslation: AugmentationLayer {
     static let typeName = "random_translation"
-    static let kerasClassName = "RandomTranslation"
     static let argumentNames = ["height_factor", "width_factor"] + Resampler.argumentNames
 
     var heightFactor: (lower: Double, upper: Double)

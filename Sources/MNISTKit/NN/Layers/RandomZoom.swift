@@ -4,7 +4,6 @@
 
 struct RandomZoom: AugmentationLayer {
     static let typeName = "random_zoom"
-    static let kerasClassName = "RandomZoom"
     static let argumentNames = ["height_factor", "width_factor"] + Resampler.argumentNames
 
     var heightFactor: (lower: Double, upper: Double)

@@ -21,6 +21,31 @@ final class AugmentationTests: XCTestCase {
         return trained
     }
 
+    /// `Model.trainStep(_:B:optimizer:dropout:)` draws the augmentation from
+    /// the caller's generator: two consecutive steps on the same batch, with a
+    /// learning rate of 0 so the weights stay, see two different translations
+    /// (a fresh seed-0 stream per call would give the same loss twice).
+    func testConsecutiveTrainStepsDrawDifferentAugmentations() throws {
+        var spec = ModelSpec(layers: [try LayerSpec.parse(#"{"type": "random_translation", "height_factor": 0.3, "width_factor": 0.3}"#),
+                                      .flatten, .dense(units: 3, activation: .softmax)], loss: .sparseCategoricalCrossentropy)
+        spec.inputShape = [6, 6]
+        let model = try Model(spec: spec, classCount: 3)
+        var initialization = RandomGenerator(seed: 2)
+        model.initializeParameters(generator: &initialization)
+        let workspace = model.makeWorkspace(capacity: 4, training: true)
+        model.load(workspace, inputs: (0 ..< 4 * 36).map { Float($0 % 7) / 7 }, labels: [0, 1, 2, 0])
+        let optimizer = Optimizer(spec: .sgd(learningRate: 0, momentum: 0, nesterov: false), parameterCount: model.parameterCount)
+        var random = RandomGenerator(seed: 5)
+        let first = model.trainStep(workspace, B: 4, optimizer: optimizer, dropout: &random)
+        model.load(workspace, inputs: (0 ..< 4 * 36).map { Float($0 % 7) / 7 }, labels: [0, 1, 2, 0])
+        let second = model.trainStep(workspace, B: 4, optimizer: optimizer, dropout: &random)
+        XCTAssertNotEqual(first.lossSum, second.lossSum)
+        // The same generator state gives the same draw: the difference is the stream's, not noise.
+        var again = RandomGenerator(seed: 5)
+        model.load(workspace, inputs: (0 ..< 4 * 36).map { Float($0 % 7) / 7 }, labels: [0, 1, 2, 0])
+        XCTAssertEqual(model.trainStep(workspace, B: 4, optimizer: optimizer, dropout: &again).lossSum, first.lossSum)
+    }
+
     /// A W-wide image whose pixel (row, column) is 1 + row·10 + column.
     func numbered(_ height: Int, _ width: Int) -> [Float] {
         (0 ..< height * width).map { Float(1 + ($0 / width) * 10 + $0 % width) }

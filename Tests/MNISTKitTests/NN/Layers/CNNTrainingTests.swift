@@ -43,7 +43,7 @@ final class CNNTrainingTests: XCTestCase {
             model.load(workspace, inputs: inputs, labels: labels)
             var dropout = RandomGenerator(seed: 5)
             let score = model.lossAndGradients(workspace, B: B, workers: WorkerPool(count: threads), dropout: &dropout)
-            results.append((score.lossSum, model.gradients.array))
+            results.append((score.lossSum, model.parameterGradients.array))
         }
         XCTAssertEqual(results[0].0, results[1].0, accuracy: 1e-5 * abs(results[0].0))
         XCTAssertTrue(results[0].1.contains { abs($0) > 1e-3 })
@@ -71,7 +71,7 @@ final class CNNTrainingTests: XCTestCase {
             var dropoutA = RandomGenerator(seed: 6), dropoutB = RandomGenerator(seed: 6)
             for _ in 0 ..< 3 {
                 _ = reference.lossAndGradients(referenceSpace, B: B, workers: workers, dropout: &dropoutA)
-                referenceOptimizer.update(parameters: reference.parameters.pointer, gradients: reference.gradients.pointer, count: reference.parameterCount)
+                referenceOptimizer.update(parameters: reference.parameters.pointer, gradients: reference.parameterGradients.pointer, count: reference.parameterCount)
                 _ = fused.trainStep(fusedSpace, B: B, optimizer: fusedOptimizer, workers: workers, dropout: &dropoutB)
             }
             XCTAssertEqual(fused.parameters.array, reference.parameters.array, "\(threads) threads")

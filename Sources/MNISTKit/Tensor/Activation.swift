@@ -1,7 +1,29 @@
 import Foundation
 
-// Activations, forward and backward side by side. Shapes: B rows of C values.
-// Backward needs only the forward's output, so layers keep outputs, not inputs.
+// Keras' activations: each one's forward, gradient (scalar and vector) and
+// ONNX operator in this file. Shapes: B rows of C values. The gradients need
+// only the forward's output, so layers keep outputs, not inputs.
+
+/// Keras' activations that layers accept, by their Keras names.
+public enum Activation: String, CaseIterable, Sendable {
+    case relu, sigmoid, softmax, tanh, linear
+
+    /// Its gradient needs only the output, element by element: the next layer
+    /// may apply it for the layer that produced it (see `LayerIO`).
+    var isElementWise: Bool { self == .relu || self == .sigmoid || self == .tanh }
+
+    /// The ONNX operator computing it; nil for linear, which needs none.
+    /// Softmax takes its axis from the graph's layout (`ONNXGraph.activation`).
+    var onnxOperator: String? {
+        switch self {
+        case .linear: return nil
+        case .relu: return "Relu"
+        case .sigmoid: return "Sigmoid"
+        case .tanh: return "Tanh"
+        case .softmax: return "Softmax"
+        }
+    }
+}
 
 /// out = f(inp); `out` may be `inp` (in place).
 func activationForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, B: Int, C: Int, activation: Activation) {
@@ -59,24 +81,13 @@ func activationBackward(
     }
 }
 
-/// Inverted dropout: keeps each value with probability 1 - rate and scales the
-/// kept ones by 1 / (1 - rate), so evaluation needs no rescaling.
-func dropoutForward(
-    out: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int,
-    rate: Float, generator: inout RandomGenerator
-) {
-    // Two 24-bit uniforms from each 64-bit draw.
-    let scale = 1 / (1 - rate), unit: Float = 1 / 16_777_216
-    var k = 0
-    while k < count {
-        let bits = generator.next()
-        mask[k] = Float(bits >> 40) * unit >= rate ? scale : 0
-        if k + 1 < count { mask[k + 1] = Float((bits >> 16) & 0xFF_FFFF) * unit >= rate ? scale : 0 }
-        k += 2
+/// gradient · f'(x), written with the activation's output (as `activationBackward`).
+@inline(__always)
+func activationGradient(_ gradient: FloatVector, output: FloatVector, _ activation: Activation) -> FloatVector {
+    switch activation {
+    case .relu: return FloatVector(repeating: 0).replacing(with: gradient, where: output .> 0)
+    case .sigmoid: return gradient * output * (1 - output)
+    case .tanh: return gradient * (1 - output * output)
+    case .linear, .softmax: return gradient
     }
-    for k in 0 ..< count { out[k] = inp[k] * mask[k] }
-}
-
-func dropoutBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, mask: UnsafePointer<Float>, count: Int) {
-    for k in 0 ..< count { dinp[k] = dout[k] * mask[k] }
 }

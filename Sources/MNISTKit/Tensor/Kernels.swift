@@ -69,17 +69,6 @@ func forEachChannelVector(_ C: Int, _ body: (_ c: Int, _ width: Int) -> Void) {
     }
 }
 
-/// gradient · f'(x), written with the activation's output (as `activationBackward`).
-@inline(__always)
-func activationGradient(_ gradient: FloatVector, output: FloatVector, _ activation: Activation) -> FloatVector {
-    switch activation {
-    case .relu: return FloatVector(repeating: 0).replacing(with: gradient, where: output .> 0)
-    case .sigmoid: return gradient * output * (1 - output)
-    case .tanh: return gradient * (1 - output * output)
-    case .linear, .softmax: return gradient
-    }
-}
-
 /// out[k] = max(inp[k] + bias[k], 0) for k < n; `out` may be `inp`; nil bias adds nothing.
 @inline(__always)
 func biasRelu(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, bias: UnsafePointer<Float>?, n: Int) {
@@ -148,4 +137,12 @@ func biasActivation(_ out: UnsafeMutablePointer<Float>, rows: Int, stride: Int, 
         if let bias { for o in 0 ..< n { row[o] += bias[o] } }
         activationForward(out: row, inp: row, B: 1, C: n, activation: activation)
     }
+}
+
+/// Index of the largest value (the first on ties, like NumPy).
+@inline(__always)
+func argmaxRow(_ row: UnsafePointer<Float>, _ C: Int) -> Int {
+    var best = 0
+    for c in 1 ..< C where row[c] > row[best] { best = c }
+    return best
 }
