@@ -64,6 +64,9 @@ extension ParsableCommand {
     /// `error:` line on stderr and a documented exit status; never a stack trace.
     public static func runAsTool() -> Never {
         OpenBLASKernel.useSuitableKernel()
+        // A reader that closes stdout early (`| head`) ends the report quietly;
+        // the command goes on, so the files it was asked for are still written.
+        signal(SIGPIPE, SIG_IGN)
         var command: Self
         do {
             guard let parsed = try parseAsRoot() as? Self else { throw CleanExit.helpRequest(self) }

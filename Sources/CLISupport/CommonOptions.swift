@@ -28,19 +28,30 @@ public func configSearchDirectories() -> [String] {
     return ["configs", prefix.appendingPathComponent("share/mnist-train/configs").path]
 }
 
-/// The name of the data a command runs on: `--data DIR`'s folder name, else the
-/// name it was looked up by.
-public func datasetName(data: String?, lookedUp name: String) -> String {
-    data.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent } ?? name
+/// Runs `load` (finding a checkpoint's data); when the data cannot be found,
+/// the error says which folder the checkpoint was trained on and how to pass it.
+public func findingData<T>(of checkpoint: Checkpoint?, path: String?, _ load: () throws -> T) throws -> T {
+    do { return try load() } catch let error as DatasetError {
+        guard case .notFound = error, let checkpoint, let path else { throw error }
+        let folder = checkpoint.datasetFolder.map { "the folder \"\($0)\"" } ?? "\"\(checkpoint.dataset)\""
+        let digest = checkpoint.datasetSHA256.map { ", test split SHA-256 \($0.prefix(12))..." } ?? ""
+        throw UsageError("\(error); \(path) was trained on \(folder)\(digest): pass that folder as --data DIR", category: .missingFile)
+    }
 }
 
 /// Checks a checkpoint against the data it is about to evaluate or resume on:
-/// other images or another class count are an error (65); another dataset of
-/// the same shape earns a warning, returned for the command to print.
-public func checkDataset(of checkpoint: Checkpoint, path: String, against data: Dataset, named name: String, doing: String) throws -> String? {
+/// other images or another class count are an error (65); other data of the
+/// same shape (by test-split digest, else by name) earns a warning, returned
+/// for the command to print.
+public func checkDataset(of checkpoint: Checkpoint, path: String, against data: Dataset, doing: String) throws -> String? {
     if let shape = checkpoint.imageShape, let classes = checkpoint.classNames?.count, shape != data.imageShape || classes != data.classCount {
-        throw UsageError("\(path): trained on \(checkpoint.dataset), images of \(formatShape(shape)) in \(classes) classes; \(name) has images of \(formatShape(data.imageShape)) in \(data.classCount) classes",
+        throw UsageError("\(path): trained on \(checkpoint.dataset), images of \(formatShape(shape)) in \(classes) classes; \(data.name) has images of \(formatShape(data.imageShape)) in \(data.classCount) classes",
                          category: .badInput)
     }
-    return name != checkpoint.dataset ? "warning: model trained on \(checkpoint.dataset), \(doing) \(name)" : nil
+    if let trained = checkpoint.datasetSHA256, let given = data.testSHA256 {
+        guard trained != given else { return nil }
+        let names = data.name == checkpoint.dataset ? " (test split SHA-256 \(trained.prefix(12))... and \(given.prefix(12))...)" : ""
+        return "warning: model trained on \(checkpoint.dataset), \(doing) \(data.name)\(names)"
+    }
+    return data.name != checkpoint.dataset ? "warning: model trained on \(checkpoint.dataset), \(doing) \(data.name)" : nil
 }

@@ -55,9 +55,10 @@ struct MNISTEval: ParsableCommand {
         let locator = datasetLocator(data: data)
         // The checkpoint's classes: its count and names, and the spec's label offset.
         let settings = LabelSettings(classes: loaded.classNames?.count, labelOffset: loaded.spec.labelOffset, classNames: loaded.classNames)
-        let dataset = try locator.load(loaded.dataset, split: split == .test ? .test : .train, labels: settings)
-        if let warning = try checkDataset(of: loaded, path: checkpoint, against: dataset, named: datasetName(data: data, lookedUp: loaded.dataset),
-                                          doing: "evaluating on") {
+        let dataset = try findingData(of: loaded, path: checkpoint) {
+            try locator.load(loaded.datasetLookupNames, split: split == .test ? .test : .train, labels: settings)
+        }
+        if let warning = try checkDataset(of: loaded, path: checkpoint, against: dataset, doing: "evaluating on") {
             printError(warning)
         }
         try Trainer.checkInput(loaded.spec.inputShape, against: dataset.imageShape)
@@ -100,7 +101,7 @@ struct MNISTEval: ParsableCommand {
         } else {
             let heldOut = Int((Double(dataset.count) * loaded.spec.validationSplit).rounded())
             let included = split == .train && heldOut > 0 ? ", the \(heldOut) validation samples included" : ""
-            printOut("\(checkpoint): \"\(loaded.spec.name)\" after \(counted(loaded.state.epochsCompleted, "epoch")), \(split.rawValue) split of \(loaded.dataset) (\(order.count) samples\(included))")
+            printOut("\(checkpoint): \"\(loaded.spec.name)\" after \(counted(loaded.state.epochsCompleted, "epoch")), \(split.rawValue) split of \(dataset.name) (\(order.count) samples\(included))")
             printOut("loss: \(fourDecimals(evaluation.loss)) - accuracy: \(fourDecimals(evaluation.accuracy))")
             printOut("")
             printOut(confusionTable(report, names: names))

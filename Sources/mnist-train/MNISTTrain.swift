@@ -97,9 +97,9 @@ struct MNISTTrain: ParsableCommand {
         let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
         for path in [output] + (saveBest ? [bestPath] : []) { try checkCheckpointPath(path) }
         let locator = datasetLocator(data: data)
-        let (directory, train, test) = try locator.loadTrainAndTest(spec.dataset, labels: LabelSettings(spec: spec))
-        if let checkpoint = plan.checkpoint, let resume,
-           let warning = try checkDataset(of: checkpoint, path: resume, against: train, named: datasetName(data: data, lookedUp: spec.dataset), doing: "resuming on") {
+        // A resumed run looks for the data it was trained on; a fresh one by the spec's dataset name.
+        let (directory, train, test) = try findingData(of: plan.checkpoint, path: resume) { try plan.loadData(locator) }
+        if let checkpoint = plan.checkpoint, let resume, let warning = try checkDataset(of: checkpoint, path: resume, against: train, doing: "resuming on") {
             printError(warning)
         }
         let trainer = try plan.makeTrainer(train: train, workers: workers)
@@ -120,7 +120,7 @@ struct MNISTTrain: ParsableCommand {
             printOut("\(resume ?? output) already holds \(counted(trainer.state.epochsCompleted, "completed epoch")) of \(spec.epochs); nothing to train (give a larger --epochs to continue)")
         } else if !quiet {
             let resumed = trainer.state.epochsCompleted > 0 ? ", resuming after epoch \(trainer.state.epochsCompleted)" : ""
-            printOut("Training \"\(spec.name)\" on \(spec.dataset) (\(trainer.trainingIndices.count) samples"
+            printOut("Training \"\(spec.name)\" on \(train.name) (\(trainer.trainingIndices.count) samples"
                 + (trainer.validationIndices.isEmpty ? "" : ", \(trainer.validationIndices.count) for validation")
                 + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(counted(workers.count, "thread"))\(resumed)")
         }

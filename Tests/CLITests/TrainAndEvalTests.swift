@@ -1,6 +1,7 @@
 import CLISupport
 import Foundation
 import MNISTKit
+import TestFixtures
 import XCTest
 
 /// End-to-end runs of the built `mnist-train` and `mnist-eval` on small synthetic data.
@@ -152,17 +153,100 @@ final class TrainAndEvalTests: XCTestCase {
     func testCheckpointKnowsItsDataset() throws {
         let box = try Sandbox()
         XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--epochs", "1", "--output", box.path("s.ckpt"), "--quiet"]).status, 0)
+        // The same files under another name are the same data: no warning.
+        let copy = box.root.appendingPathComponent("data/copy")
+        try FileManager.default.copyItem(at: box.data, to: copy)
+        let same = try runTool("mnist-eval", [box.path("s.ckpt"), "--data", copy.path])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(same.stderr, "")
+        // Other images of the same shape: a warning naming both.
         let other = box.root.appendingPathComponent("data/other")
         try FileManager.default.copyItem(at: box.data, to: other)
+        let otherTest = syntheticDataset(count: 100, seed: 9)
+        try Data(IDX.encode(elementType: .uint8, dimensions: [100, 4, 4], payload: otherTest.images)).write(to: other.appendingPathComponent("t10k-images-idx3-ubyte"))
+        try Data(IDX.encode(elementType: .uint8, dimensions: [100], payload: otherTest.labels)).write(to: other.appendingPathComponent("t10k-labels-idx1-ubyte"))
         let eval = try runTool("mnist-eval", [box.path("s.ckpt"), "--data", other.path])
         XCTAssertEqual(eval.status, 0, eval.stderr)
         XCTAssertEqual(eval.stderr, "warning: model trained on synthetic, evaluating on other\n")
         let resumed = try runTool("mnist-train", ["--resume", box.path("s.ckpt"), "--data", other.path, "--epochs", "2", "--quiet"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertEqual(resumed.stderr, "warning: model trained on synthetic, resuming on other\n")
+        // The resumed run rewrote the checkpoint: it now records the data it last trained on.
         guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { return }
         assertFailure(try runTool("mnist-eval", [box.path("s.ckpt"), "--data", "/usr/share/datasets/fashion-mnist"]), status: 65,
-                      box.path("s.ckpt") + ": trained on synthetic, images of (4, 4, 1) in 10 classes; fashion-mnist has images of (28, 28, 1) in 10 classes")
+                      box.path("s.ckpt") + ": trained on other, images of (4, 4, 1) in 10 classes; fashion-mnist has images of (28, 28, 1) in 10 classes")
+    }
+
+    /// What the data is comes from the files read, not the spec's dataset
+    /// name: a spec naming none (so fashion-mnist by default) trained on a
+    /// folder of digits records that folder, its class names are the labels,
+    /// and mnist-eval finds it again by the folder's name or says which folder
+    /// to pass. A folder labelled from 1 trains with label_offset 1.
+    func testDataIdentityComesFromTheFilesRead() throws {
+        let box = try Sandbox()
+        let config = box.root.appendingPathComponent("nodataset.json")
+        try Data(Sandbox.config(epochs: 1).replacingOccurrences(of: #""dataset": "synthetic", "#, with: "").utf8).write(to: config)
+        let train = try runTool("mnist-train", ["--config", config.path, "--data", box.data.path, "--output", box.path("n.ckpt")])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stdout.contains("on synthetic ("), train.stdout)
+        let checkpoint = try Checkpoint.load(path: box.path("n.ckpt"))
+        XCTAssertEqual(checkpoint.spec.dataset, "fashion-mnist")
+        XCTAssertEqual(checkpoint.dataset, "synthetic")
+        XCTAssertEqual(checkpoint.datasetFolder, "synthetic")
+        XCTAssertEqual(checkpoint.classNames, (0 ..< 10).map(String.init))
+        // The digest of the test split's image bytes, then its label bytes, by sha256sum.
+        let payloads = box.root.appendingPathComponent("payloads")
+        let test = syntheticDataset(count: 100, seed: 2)
+        try Data(test.images + test.labels).write(to: payloads)
+        let digest = try runProcess(["sha256sum", payloads.path]).output.prefix(64)
+        XCTAssertEqual(checkpoint.datasetSHA256, String(digest))
+
+        let eval = try runTool("mnist-eval", [box.path("n.ckpt"), "--data", box.data.path])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        XCTAssertEqual(eval.stderr, "")
+        XCTAssertFalse(eval.stdout.contains("T-shirt"), eval.stdout)
+        XCTAssertTrue(eval.stdout.contains("test split of synthetic"), eval.stdout)
+        // Without --data: found by the folder's name under data/ here; from elsewhere, the folder to pass.
+        XCTAssertEqual(try runTool("mnist-eval", [box.path("n.ckpt")], in: box.root, environment: ["MNIST_DATA_DIR": ""]).status, 0)
+        let elsewhere = box.root.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let lost = try runTool("mnist-eval", [box.path("n.ckpt")], in: elsewhere, environment: ["MNIST_DATA_DIR": ""])
+        assertFailure(lost, status: 66, "dataset \"synthetic\" not found; looked in: data/synthetic, /usr/share/datasets/synthetic; \(box.path("n.ckpt")) was trained on the folder \"synthetic\", test split SHA-256 \(digest.prefix(12))...: pass that folder as --data DIR")
+
+        // Labels counted from 1, with label_offset and no dataset named: trains.
+        let fromOne = box.root.appendingPathComponent("from-one")
+        try FileManager.default.createDirectory(at: fromOne, withIntermediateDirectories: true)
+        for (split, count, seed) in [("train", 200, UInt64(1)), ("t10k", 50, UInt64(2))] {
+            let set = syntheticDataset(count: count, seed: seed)
+            try Data(IDX.encode(elementType: .uint8, dimensions: [count, 4, 4], payload: set.images)).write(to: fromOne.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try Data(IDX.encode(elementType: .uint8, dimensions: [count], payload: set.labels.map { $0 + 1 })).write(to: fromOne.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        let offsetConfig = box.root.appendingPathComponent("offset.json")
+        try Data(Sandbox.config(epochs: 1, extra: #", "label_offset": 1"#).replacingOccurrences(of: #""dataset": "synthetic", "#, with: "").utf8).write(to: offsetConfig)
+        let offset = try runTool("mnist-train", ["--config", offsetConfig.path, "--data", fromOne.path, "--output", box.path("o.ckpt"), "--quiet"])
+        XCTAssertEqual(offset.status, 0, offset.stderr)
+        XCTAssertEqual(try Checkpoint.load(path: box.path("o.ckpt")).classNames, (1 ... 10).map(String.init))
+    }
+
+    /// A spec that does not fit the data names the config file first, as every spec error does.
+    func testSpecErrorsAgainstTheDataNameTheConfig() throws {
+        let box = try Sandbox(configText: Sandbox.config(epochs: 1).replacingOccurrences(of: #""units": 10"#, with: #""units": 12"#))
+        assertFailure(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--output", box.path("x.ckpt")]), status: 65,
+                      box.config.path + ": layers[2]: the model outputs (12,) per sample, but the dataset has 10 classes; the last layer needs 10 units")
+    }
+
+    /// Files asked for are written even when the reader of stdout stops early.
+    func testErrorsImageIsWrittenWhenStdoutClosesEarly() throws {
+        let box = try Sandbox()
+        XCTAssertEqual(try runTool("mnist-train", ["--config", box.config.path, "--data", box.data.path, "--epochs", "1", "--output", box.path("s.ckpt"), "--quiet"]).status, 0)
+        let tool = productsDirectory.appendingPathComponent("mnist-eval").path
+        // `true` exits without reading: every line the report writes meets a closed pipe.
+        let piped = try runProcess(["bash", "-c", "set -o pipefail; \"$0\" \"$1\" --data \"$2\" --errors-image \"$3\" | true",
+                                    tool, box.path("s.ckpt"), box.data.path, box.path("grid.png")])
+        XCTAssertEqual(piped.status, 0, piped.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: box.path("grid.png")), piped.output)
+        let png = try Data(contentsOf: URL(fileURLWithPath: box.path("grid.png")))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
     }
 
     func testResumeContinuesToTheTotalEpochs() throws {

@@ -64,8 +64,15 @@ public struct Checkpoint {
     public let step: Int
     /// The constant rate reduce_lr_on_plateau set, if it acted.
     public let learningRateOverride: Double?
-    /// The dataset's name, as the spec gave it (looked up again on resume and evaluation).
+    /// What the model learnt from: a known dataset recognised by its files, or
+    /// the folder's name (`Dataset.name`); older checkpoints hold the spec's name.
     public let dataset: String
+    /// The folder the training data was read from (its name, not its path).
+    public var datasetFolder: String?
+    /// SHA-256 of that data's test split (`Dataset.testSHA256`).
+    public var datasetSHA256: String?
+    /// Where to look for the data again, in order: the dataset's name, then its folder's.
+    public var datasetLookupNames: [String] { [dataset] + (datasetFolder.map { $0 == dataset ? [] : [$0] } ?? []) }
     /// The training data's class names and image shape (H, W, C); nil in
     /// checkpoints written before they were recorded.
     public let classNames: [String]?
@@ -89,21 +96,22 @@ public struct Checkpoint {
 
     /// A snapshot of a trainer's model, optimizer and state.
     public init(trainer: Trainer) {
-        self.init(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state, imageShape: trainer.train.imageShape,
-                  classNames: trainer.train.classNames)
-        imagesTransposed = trainer.train.imagesTransposed
+        self.init(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state, data: trainer.train)
         weightsSource = trainer.weightsSource
     }
 
-    /// A snapshot of `model`, `optimizer` and `state`, ready to `save(to:)`.
-    public init(model: Model, optimizer: Optimizer, state: TrainingState, imageShape: [Int]? = nil, classNames: [String]? = nil) {
+    /// A snapshot of `model`, `optimizer` and `state`, trained on `data`, ready to `save(to:)`.
+    public init(model: Model, optimizer: Optimizer, state: TrainingState, data: Dataset? = nil) {
         spec = model.spec
         self.state = state
         step = optimizer.step
         learningRateOverride = optimizer.learningRateOverride
-        dataset = model.spec.dataset
-        self.imageShape = imageShape
-        self.classNames = classNames
+        dataset = data.map { $0.name.isEmpty ? model.spec.dataset : $0.name } ?? model.spec.dataset
+        datasetFolder = data.flatMap { $0.folder.isEmpty ? nil : $0.folder }
+        datasetSHA256 = data?.testSHA256
+        imageShape = data?.imageShape
+        classNames = data?.classNames
+        imagesTransposed = data?.imagesTransposed ?? false
         toolVersion = MNISTKit.toolVersion
         var tensors = model.variables.map { ($0.name, $0.shape, model.buffer(of: $0).slice($0.offset, $0.count)) }
         for slot in model.trainableVariables {
@@ -127,6 +135,8 @@ public struct Checkpoint {
     /// `images_transposed` when known. Checkpoints and exports both carry it.
     public var datasetMetadata: [(key: String, value: String)] {
         var metadata = [("dataset", dataset)]
+        if let datasetFolder { metadata.append(("dataset_folder", datasetFolder)) }
+        if let datasetSHA256 { metadata.append(("dataset_sha256", datasetSHA256)) }
         if let classNames { metadata.append(("class_names", JSONValue.array(classNames.map { .string($0) }).serialized)) }
         if let imageShape { metadata.append(("image_shape", imageShape.json.serialized)) }
         if imagesTransposed { metadata.append(("images_transposed", "true")) }
@@ -233,6 +243,7 @@ public struct Checkpoint {
                                     tensors: tensors, classNames: classNames, imageShape: imageShape)
         checkpoint.imagesTransposed = metadata["images_transposed"] == "true"
         checkpoint.blasCore = metadata["openblas_core"]
+        (checkpoint.datasetFolder, checkpoint.datasetSHA256) = (metadata["dataset_folder"], metadata["dataset_sha256"])
         if let file = metadata["init_weights"], let digest = metadata["init_weights_sha256"] {
             checkpoint.weightsSource = WeightsSource(file: file, sha256: digest)
         }

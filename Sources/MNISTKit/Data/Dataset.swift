@@ -62,6 +62,14 @@ public struct Dataset: Sendable {
     public var classNames: [String]
     /// Stored column by column (EMNIST): pictures for people transpose them back.
     public var imagesTransposed = false
+    /// What the data is: a known dataset recognised by its files, else the
+    /// name of the folder it was read from (see `KnownDataset.recognise`).
+    public var name = ""
+    /// The name of the folder it was read from.
+    public var folder = ""
+    /// SHA-256 of the test split's images and labels as the files store them,
+    /// when the test split was read: names the data by content in checkpoints.
+    public var testSHA256: String?
 
     /// The number of samples.
     public var count: Int { labels.count }
@@ -116,6 +124,11 @@ public struct Dataset: Sendable {
         if shape.count == 2 { shape.append(1) }
         return Dataset(images: images.payload, labels: classes, imageShape: shape, classCount: count,
                        classNames: labelNumbers(count, offset: labelOffset))
+    }
+
+    /// SHA-256 of the images, then the labels as the files store them (before `labelOffset`).
+    func contentSHA256(labelOffset: Int) -> String {
+        sha256Hex(images + labels.map { $0 &+ UInt8(truncatingIfNeeded: labelOffset) })
     }
 
     /// Samples per class, in class order.
@@ -227,21 +240,35 @@ public struct DatasetLocator: Sendable {
         return nil
     }
 
-    /// Loads one split of the dataset `name` (evaluation: the labels settings
-    /// come from the checkpoint, its class count and names included).
-    public func load(_ name: String, split: Split, labels: LabelSettings = LabelSettings()) throws -> Dataset {
-        let directory = try directory(for: name)
+    /// The first of `names` found: `--data`'s folder when given, else the
+    /// first name with a folder in the search path (the error lists where the
+    /// first name was looked for).
+    public func directory(forAny names: [String]) throws -> (directory: String, name: String) {
+        var firstError: Error?
+        for name in names {
+            do { return (try directory(for: name), name) } catch { firstError = firstError ?? error }
+        }
+        throw firstError ?? DatasetError.notFound(name: "", searched: [])
+    }
+
+    /// Loads one split of the dataset found under the first of `names`
+    /// (evaluation: the labels settings come from the checkpoint, its class
+    /// count and names included). The test split is recognised by content.
+    public func load(_ names: [String], split: Split, labels: LabelSettings = LabelSettings()) throws -> Dataset {
+        let (directory, name) = try directory(forAny: names)
         let paths = try Self.files(split, in: directory, name: name)
         var data = try Dataset.load(imagesPath: paths.images, labelsPath: paths.labels, classCount: labels.classes, labelOffset: labels.labelOffset)
-        try data.name(from: labels, directory: directory, dataset: name)
+        if split == .test { data.testSHA256 = data.contentSHA256(labelOffset: labels.labelOffset) }
+        try data.identify(labels: labels, directory: directory, files: paths.images)
         return data
     }
 
-    /// Both splits of the dataset `name`, checked to hold images of one shape,
-    /// and test classes the training split has. The class count is the spec's
-    /// `classes`, else the training split's largest class + 1.
-    public func loadTrainAndTest(_ name: String, labels: LabelSettings = LabelSettings()) throws -> (directory: String, train: Dataset, test: Dataset) {
-        let directory = try directory(for: name)
+    /// Both splits of the dataset found under the first of `names`, checked to
+    /// hold images of one shape, and test classes the training split has. The
+    /// class count is the spec's `classes`, else the training split's largest
+    /// class + 1. What the data is comes from its files, not from `names`.
+    public func loadTrainAndTest(_ names: [String], labels: LabelSettings = LabelSettings()) throws -> (directory: String, train: Dataset, test: Dataset) {
+        let (directory, name) = try directory(forAny: names)
         let trainFiles = try Self.files(.train, in: directory, name: name), testFiles = try Self.files(.test, in: directory, name: name)
         var train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels, classCount: labels.classes, labelOffset: labels.labelOffset)
         var test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels, classCount: train.classCount, labelOffset: labels.labelOffset)
@@ -253,8 +280,10 @@ public struct DatasetLocator: Sendable {
             throw DatasetError.classMissingFromTraining(path: testFiles.labels, index: bad, label: Int(test.labels[bad]) + labels.labelOffset,
                                                         trainingPath: trainFiles.labels)
         }
-        try train.name(from: labels, directory: directory, dataset: name)
-        (test.classNames, test.imagesTransposed) = (train.classNames, train.imagesTransposed)
+        train.testSHA256 = test.contentSHA256(labelOffset: labels.labelOffset)
+        try train.identify(labels: labels, directory: directory, files: testFiles.images)
+        (test.classNames, test.imagesTransposed, test.name, test.folder, test.testSHA256) =
+            (train.classNames, train.imagesTransposed, train.name, train.folder, train.testSHA256)
         return (directory, train, test)
     }
 }
@@ -281,18 +310,26 @@ public struct LabelSettings: Sendable, Equatable {
 }
 
 extension Dataset {
-    /// Names the classes: the settings' names, else `class_names.txt` beside
-    /// the files (one per line), else a known dataset's, else the label numbers.
-    mutating func name(from labels: LabelSettings, directory: String, dataset: String) throws {
-        let known = KnownDataset.named(dataset)
+    /// Says what the data read from `directory` is (`files`: one of its files,
+    /// whose name may carry an EMNIST prefix): a known dataset recognised by
+    /// `testSHA256` or, for sets without one, by the prefix or folder name;
+    /// else the folder itself. Then names the classes: the settings' names,
+    /// else `class_names.txt` beside the files (one per line), else the known
+    /// dataset's, else the label numbers.
+    mutating func identify(labels: LabelSettings, directory: String, files: String) throws {
+        folder = URL(fileURLWithPath: directory).standardizedFileURL.lastPathComponent
+        let fileName = URL(fileURLWithPath: files).lastPathComponent
+        let prefix = ["-t10k-", "-train-"].lazy.compactMap { fileName.range(of: $0).map { String(fileName[..<$0.lowerBound]) } }.first
+        let known = KnownDataset.recognise(testSHA256: testSHA256, filePrefix: prefix, folder: folder)
+        name = known?.name ?? folder
         if let known, known.firstLabel != labels.labelOffset {
-            throw ConfigError(path: "label_offset", message: "\(known.name) labels its first class \(known.firstLabel), so the spec needs \"label_offset\": \(known.firstLabel) (it has \(labels.labelOffset))")
+            throw ConfigError(path: "label_offset", message: "\(directory) holds \(known.name), which labels its first class \(known.firstLabel), so the spec needs \"label_offset\": \(known.firstLabel) (it has \(labels.labelOffset))")
         }
         imagesTransposed = known?.transposed ?? false
-        let file = "\(directory)/class_names.txt"
+        let namesFile = "\(directory)/class_names.txt"
         let (names, source) = try labels.classNames.map { ($0, "class_names") }
-            ?? (isRegularFile(file) ? (Dataset.readClassNames(file), file) : nil)
-            ?? (MNISTKit.classNames(forDataset: dataset, classCount: classCount, labelOffset: labels.labelOffset), "")
+            ?? (isRegularFile(namesFile) ? (Dataset.readClassNames(namesFile), namesFile) : nil)
+            ?? (MNISTKit.classNames(forDataset: known?.name ?? "", classCount: classCount, labelOffset: labels.labelOffset), "")
         guard names.count == classCount else { throw DatasetError.classNamesCount(source: source, names: names.count, classCount: classCount) }
         classNames = names
     }

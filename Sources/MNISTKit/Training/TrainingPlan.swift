@@ -9,6 +9,8 @@ public struct TrainingPlan {
     public let checkpointPath: String?
     /// A weights file to start from instead of random initialisation.
     public let initPath: String?
+    /// The config file, when one was given.
+    public let configPath: String?
 
     /// `configSearch`: where a bare config name is looked up (see `ModelSpec.load`).
     public init(configPath: String?, resumePath: String?, epochs: Int?, batchSize: Int?, seed: UInt64?,
@@ -17,6 +19,7 @@ public struct TrainingPlan {
             throw PlanError(parameter: .initialWeights, message: "starts a fresh run; a resumed run keeps its checkpoint's weights")
         }
         self.initPath = initPath
+        self.configPath = configPath
         var spec: ModelSpec
         if let resumePath {
             let checkpoint = try Checkpoint.load(path: resumePath)
@@ -47,8 +50,28 @@ public struct TrainingPlan {
         checkpointPath = resumePath
     }
 
+    /// Both splits of the data to train on: for a resumed run, the data the
+    /// checkpoint was trained on; for a fresh one, the spec's dataset (a lookup
+    /// name; `locator`'s explicit folder, when set, wins over both).
+    public func loadData(_ locator: DatasetLocator) throws -> (directory: String, train: Dataset, test: Dataset) {
+        try attributingSpecErrors { try locator.loadTrainAndTest(checkpoint?.datasetLookupNames ?? [spec.dataset], labels: LabelSettings(spec: spec)) }
+    }
+
     /// The trainer for this plan: fresh (from random weights or `initPath`'s), or restored from the checkpoint.
     public func makeTrainer(train: Dataset, workers: WorkerPool = .serial) throws -> Trainer {
+        try attributingSpecErrors { try trainer(train: train, workers: workers) }
+    }
+
+    /// Runs `body`; a spec error it throws (a layer that does not fit the
+    /// data, say) names the file the spec came from, as every spec error does.
+    private func attributingSpecErrors<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch var error as ConfigError {
+            if error.file == nil { error.file = configPath ?? checkpointPath }
+            throw error
+        }
+    }
+
+    private func trainer(train: Dataset, workers: WorkerPool) throws -> Trainer {
         guard let checkpoint, let checkpointPath else {
             let trainer = try Trainer(spec: spec, train: train, workers: workers)
             if let initPath {

@@ -27,7 +27,7 @@ final class ClassCountTests: XCTestCase {
     }
 
     func load(_ folder: String, name: String = "custom", _ labels: LabelSettings = LabelSettings()) throws -> (train: Dataset, test: Dataset) {
-        let (_, train, test) = try DatasetLocator(explicitDirectory: folder).loadTrainAndTest(name, labels: labels)
+        let (_, train, test) = try DatasetLocator(explicitDirectory: folder).loadTrainAndTest([name], labels: labels)
         return (train, test)
     }
 
@@ -52,7 +52,7 @@ final class ClassCountTests: XCTestCase {
         XCTAssertTrue(train.imagesTransposed)
         // Without the offset nothing is guessed: the known dataset's first label is named.
         XCTAssertThrowsError(try load(folder, name: "emnist-letters")) {
-            XCTAssertEqual("\($0)", #"label_offset: emnist-letters labels its first class 1, so the spec needs "label_offset": 1 (it has 0)"#)
+            XCTAssertEqual("\($0)", #"label_offset: \#(folder) holds emnist-letters, which labels its first class 1, so the spec needs "label_offset": 1 (it has 0)"#)
         }
         // An unknown set labelled from 1 with the offset: the names are the file's numbers.
         let custom = try load(try writeSet("from1", train: [1, 2, 3], test: [3]), LabelSettings(labelOffset: 1)).train

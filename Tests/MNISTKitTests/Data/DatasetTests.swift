@@ -98,12 +98,12 @@ final class DatasetTests: XCTestCase {
             throw XCTSkip("\(path) is absent; `make setup` installs Debian's dataset-fashion-mnist")
         }
         let locator = DatasetLocator(explicitDirectory: path)
-        let train = try locator.load("fashion-mnist", split: .train)
+        let train = try locator.load(["fashion-mnist"], split: .train)
         XCTAssertEqual(train.count, 60_000)
         XCTAssertEqual(train.imageShape, [28, 28, 1])
         XCTAssertEqual(train.images.count, 60_000 * 784)
         XCTAssertEqual(train.labelHistogram(), [Int](repeating: 6000, count: 10))
-        let test = try locator.load("fashion-mnist", split: .test)
+        let test = try locator.load(["fashion-mnist"], split: .test)
         XCTAssertEqual(test.count, 10_000)
         XCTAssertEqual(test.labelHistogram(), [Int](repeating: 1000, count: 10))
     }
@@ -111,10 +111,41 @@ final class DatasetTests: XCTestCase {
     func testDecodesMNISTDigitsWhenPresent() throws {
         let path = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) is absent") }
-        let train = try DatasetLocator(explicitDirectory: path).load("mnist", split: .train)
+        let train = try DatasetLocator(explicitDirectory: path).load(["mnist"], split: .train)
         XCTAssertEqual(train.count, 60_000)
         XCTAssertEqual(Array(train.labels.prefix(10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
-        let test = try DatasetLocator(explicitDirectory: path).load("mnist", split: .test)
+        let test = try DatasetLocator(explicitDirectory: path).load(["mnist"], split: .test)
         XCTAssertEqual(test.count, 10_000)
+    }
+
+    /// What the data is comes from its files: MNIST's digits in a folder of
+    /// any name, looked up under fashion-mnist's name, are MNIST; a folder
+    /// named fashion-mnist holding other images is its own dataset.
+    func testKnownDatasetsAreRecognisedByContent() throws {
+        let mnist = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist")
+        guard FileManager.default.fileExists(atPath: mnist.path) else { throw XCTSkip("\(mnist.path) is absent") }
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let digits = root.appendingPathComponent("my-digits")
+        try FileManager.default.createDirectory(at: digits, withIntermediateDirectories: true)
+        for file in try FileManager.default.contentsOfDirectory(atPath: mnist.path) where file.hasSuffix(".gz") {
+            try FileManager.default.createSymbolicLink(at: digits.appendingPathComponent(file), withDestinationURL: mnist.appendingPathComponent(file))
+        }
+        let (_, train, test) = try DatasetLocator(explicitDirectory: digits.path).loadTrainAndTest(["fashion-mnist"])
+        XCTAssertEqual(train.name, "mnist")
+        XCTAssertEqual(train.folder, "my-digits")
+        XCTAssertEqual(train.classNames, (0 ... 9).map(String.init))
+        // The digest is of the test split's images and labels as stored (computed here with hashlib).
+        XCTAssertEqual(test.testSHA256, "c3f9adf9c66efb572b1f9326c3a511b45910c7173b97be66ceceeeeaef6b802b")
+
+        let impostor = root.appendingPathComponent("fashion-mnist")
+        try FileManager.default.createDirectory(at: impostor, withIntermediateDirectories: true)
+        for split in ["train", "t10k"] {
+            try Data(IDX.encode(elementType: .uint8, dimensions: [3, 2, 2], payload: Array(0 ..< 12))).write(to: impostor.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try Data(IDX.encode(elementType: .uint8, dimensions: [3], payload: [0, 1, 2])).write(to: impostor.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        let other = try DatasetLocator(explicitDirectory: impostor.path).loadTrainAndTest(["fashion-mnist"]).train
+        XCTAssertEqual(other.name, "fashion-mnist")
+        XCTAssertEqual(other.classNames, ["0", "1", "2"])
     }
 }

@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4), for naming the weights a run started from: a checkpoint
-// records the file's digest, not its path.
+// SHA-256 (FIPS 180-4), for naming data by content and the weights a run started from:
+// checkpoints record digests, not paths.
 
 /// The SHA-256 digest of `bytes`, as 64 lowercase hex digits.
 public func sha256Hex(_ bytes: [UInt8]) -> String {
