@@ -32,8 +32,8 @@ enum DigitModels {
          {"type": "dense", "units": 10, "activation": "softmax"}]
         """
 
-    static func makeDataset(_ box: Sandbox) throws -> String {
-        let folder = box.root.appendingPathComponent("data/digits")
+    static func makeDataset(_ box: Sandbox, folder name: String = "digits") throws -> String {
+        let folder = box.root.appendingPathComponent("data/\(name)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for (split, count, seed) in [("train", 200, UInt64(1)), ("t10k", 50, UInt64(2))] {
             let small = syntheticDataset(count: count, seed: seed)
@@ -50,9 +50,10 @@ enum DigitModels {
     }
 
     /// Trains `layers` for four epochs; returns the checkpoint's path and the dataset folder.
-    /// `dataset` names the data: "emnist-digits" makes the checkpoint record transposed images.
+    /// `dataset` names the data's folder: "emnist-digits" (a set known by its folder's name,
+    /// as this project has no digest of its files) makes the checkpoint record transposed images.
     static func train(_ box: Sandbox, layers: String, name: String, dataset: String = "digits") throws -> (checkpoint: String, data: String) {
-        let data = try makeDataset(box)
+        let data = try makeDataset(box, folder: dataset)
         let spec = try box.writeConfig("""
             {"name": "\(name)", "dataset": "\(dataset)", "input_shape": [28, 28], "layers": \(layers),
              "loss": "categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},

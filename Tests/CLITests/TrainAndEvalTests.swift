@@ -316,6 +316,26 @@ final class TrainAndEvalTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: box.path("d.ckpt")))
     }
 
+    /// The README is a map of what exists: a usage line for every command
+    /// (one folder each under Sources/, as Package.swift lists them), and its
+    /// example spec is configs/dense512.json.
+    func testReadmeCoversEveryCommandAndItsSpecIsReal() throws {
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let commands = try FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("Sources").path).filter { $0.hasPrefix("mnist-") }
+        XCTAssertEqual(commands.count, 5)
+        let manifest = try String(contentsOf: packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        for command in commands {
+            XCTAssertTrue(readme.contains("\n\(command) "), "no usage line for \(command)")
+            XCTAssertTrue(readme.contains("**\(command)**"), "\(command) is not described")
+            XCTAssertTrue(manifest.contains("\"\(command)\""), "Package.swift does not list \(command)")
+        }
+        guard let start = readme.range(of: "```json\n"), let end = readme.range(of: "```", range: start.upperBound ..< readme.endIndex) else {
+            return XCTFail("README.md has no spec example")
+        }
+        let example = try ModelSpec.parse(String(readme[start.upperBound ..< end.lowerBound]))
+        XCTAssertEqual(example, try ModelSpec.load(path: packageRoot.appendingPathComponent("configs/dense512.json").path))
+    }
+
     /// The README's exit code table lists the codes `--help` lists.
     func testReadmeExitCodesMatchTheHelp() throws {
         let help = try runTool("mnist-train", ["--help"]).stdout.replacingOccurrences(of: "\n", with: " ")

@@ -176,13 +176,19 @@ public struct JSONParser {
             position += 1
             skipWhitespace()
             members.append((key, try parseValue()))
-            skipWhitespace()
-            if current == UInt8(ascii: ",") { position += 1; continue }
-            guard current == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
-            position += 1
-            depth -= 1
-            return .object(members)
+            if try closes(UInt8(ascii: "}")) { return .object(members) }
         }
+    }
+
+    /// After an item of a container: true at its closing bracket (consumed,
+    /// one level up), false after a comma.
+    private mutating func closes(_ bracket: UInt8) throws(JSONSyntaxError) -> Bool {
+        skipWhitespace()
+        if current == UInt8(ascii: ",") { position += 1; return false }
+        guard current == bracket else { throw error("expected ',' or '\(Character(UnicodeScalar(bracket)))'") }
+        position += 1
+        depth -= 1
+        return true
     }
 
     private mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
@@ -194,12 +200,7 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             items.append(try parseValue())
-            skipWhitespace()
-            if current == UInt8(ascii: ",") { position += 1; continue }
-            guard current == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
-            position += 1
-            depth -= 1
-            return .array(items)
+            if try closes(UInt8(ascii: "]")) { return .array(items) }
         }
     }
 

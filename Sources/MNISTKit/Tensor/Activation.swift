@@ -29,8 +29,10 @@ public enum Activation: String, CaseIterable, Sendable {
 func activationForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, B: Int, C: Int, activation: Activation) {
     let n = B * C
     switch activation {
+    case .linear where UnsafePointer(out) == inp:
+        break
     case .linear:
-        if UnsafePointer(out) != inp { out.update(from: inp, count: n) }
+        out.update(from: inp, count: n)
     case .relu:
         biasRelu(out: out, inp: inp, bias: nil, n: n)
     case .sigmoid:

@@ -43,6 +43,15 @@ struct Window2D: Equatable, Sendable {
         return max(y0, 0) ..< min(y0 + kernelHeight, height)
     }
 
+    /// Calls `body(p, y0, x0)` for each output position p = oy·OW + ox, in
+    /// order, with its window's top-left input pixel (negative over the edge).
+    @inline(__always) func forEachWindow(_ body: (_ p: Int, _ y0: Int, _ x0: Int) -> Void) {
+        for oy in 0 ..< outputHeight {
+            let y0 = oy * strideY - padTop
+            for ox in 0 ..< outputWidth { body(oy * outputWidth + ox, y0, ox * strideX - padLeft) }
+        }
+    }
+
     @inline(__always) func columns(_ ox: Int) -> Range<Int> {
         let x0 = ox * strideX - padLeft
         return max(x0, 0) ..< min(x0 + kernelWidth, width)
@@ -54,31 +63,27 @@ struct Window2D: Equatable, Sendable {
 /// edge. The column order matches a Keras kernel (kh, kw, C, O) read as (kh·kw·C, O).
 func im2col(_ cols: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, _ g: Window2D) {
     let C = g.channels, rowLength = g.kernelWidth * C
-    var dst = cols
-    for oy in 0 ..< g.outputHeight {
-        let y0 = oy * g.strideY - g.padTop
-        for ox in 0 ..< g.outputWidth {
-            let x0 = ox * g.strideX - g.padLeft
-            let inside = x0 >= 0 && x0 + g.kernelWidth <= g.width
-            for ky in 0 ..< g.kernelHeight {
-                let y = y0 + ky
-                if y < 0 || y >= g.height {
-                    dst.update(repeating: 0, count: rowLength)
-                } else if inside {
-                    // The window's row is contiguous in NHWC.
-                    copyRow(dst, image + (y * g.width + x0) * C, rowLength)
-                } else {
-                    for kx in 0 ..< g.kernelWidth {
-                        let x = x0 + kx
-                        if x < 0 || x >= g.width {
-                            (dst + kx * C).update(repeating: 0, count: C)
-                        } else {
-                            copyRow(dst + kx * C, image + (y * g.width + x) * C, C)
-                        }
+    g.forEachWindow { p, y0, x0 in
+        var dst = cols + p * g.patchSize
+        let inside = x0 >= 0 && x0 + g.kernelWidth <= g.width
+        for ky in 0 ..< g.kernelHeight {
+            let y = y0 + ky
+            if y < 0 || y >= g.height {
+                dst.update(repeating: 0, count: rowLength)
+            } else if inside {
+                // The window's row is contiguous in NHWC.
+                copyRow(dst, image + (y * g.width + x0) * C, rowLength)
+            } else {
+                for kx in 0 ..< g.kernelWidth {
+                    let x = x0 + kx
+                    if x < 0 || x >= g.width {
+                        (dst + kx * C).update(repeating: 0, count: C)
+                    } else {
+                        copyRow(dst + kx * C, image + (y * g.width + x) * C, C)
                     }
                 }
-                dst += rowLength
             }
+            dst += rowLength
         }
     }
 }
@@ -118,23 +123,19 @@ func im2colTransposed(_ colsT: UnsafeMutablePointer<Float>, rowStride: Int, _ im
 /// image (H, W, C) += the windows of cols (P, kh·kw·C), im2col's adjoint.
 func col2im(_ image: UnsafeMutablePointer<Float>, _ cols: UnsafePointer<Float>, _ g: Window2D) {
     let C = g.channels, rowLength = g.kernelWidth * C
-    var src = cols
-    for oy in 0 ..< g.outputHeight {
-        let y0 = oy * g.strideY - g.padTop
-        for ox in 0 ..< g.outputWidth {
-            let x0 = ox * g.strideX - g.padLeft
-            for ky in 0 ..< g.kernelHeight {
-                let y = y0 + ky
-                if y >= 0 && y < g.height {
-                    for kx in 0 ..< g.kernelWidth {
-                        let x = x0 + kx
-                        guard x >= 0 && x < g.width else { continue }
-                        let target = image + (y * g.width + x) * C, source = src + kx * C
-                        for c in 0 ..< C { target[c] += source[c] }
-                    }
+    g.forEachWindow { p, y0, x0 in
+        var src = cols + p * g.patchSize
+        for ky in 0 ..< g.kernelHeight {
+            let y = y0 + ky
+            if y >= 0 && y < g.height {
+                for kx in 0 ..< g.kernelWidth {
+                    let x = x0 + kx
+                    guard x >= 0 && x < g.width else { continue }
+                    let target = image + (y * g.width + x) * C, source = src + kx * C
+                    for c in 0 ..< C { target[c] += source[c] }
                 }
-                src += rowLength
             }
+            src += rowLength
         }
     }
 }

@@ -3,7 +3,6 @@
 
 struct ActivationLayer: Layer {
     static let typeName = "activation"
-    static let kerasClassName = "Activation"
     static let argumentNames = ["activation"]
 
     var activation: Activation

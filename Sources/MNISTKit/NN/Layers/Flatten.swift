@@ -1,7 +1,7 @@
 // keras.layers.Flatten: (B, H, W, C) read as (B, H·W·C), Keras' order for
 // channels_last. A view: the output is the input's buffer, so nothing runs.
 
-struct Flatten: Layer {
+struct Flatten: ViewLayer {
     static let typeName = "flatten"
     static let argumentNames = [String]()
 
@@ -13,10 +13,6 @@ struct Flatten: Layer {
     mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
         [input.reduce(1, *)]
     }
-
-    var isView: Bool { true }
-    func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {}
-    func backward(_ io: LayerIO, _ context: StepContext) {}
 }
 
 extension Flatten {

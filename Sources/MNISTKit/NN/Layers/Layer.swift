@@ -65,6 +65,15 @@ extension Layer {
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] { [] }
 }
 
+/// A layer whose output aliases its input (flatten, reshape): no buffers, no passes.
+protocol ViewLayer: Layer {}
+
+extension ViewLayer {
+    var isView: Bool { true }
+    func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {}
+    func backward(_ io: LayerIO, _ context: StepContext) {}
+}
+
 /// Keras' `channels_last` image shape from an input shape: (H, W) is one channel.
 func imageShape(_ input: [Int], layer: String, path: String) throws(ConfigError) -> (height: Int, width: Int, channels: Int) {
     if input.count == 2 { return (input[0], input[1], 1) }

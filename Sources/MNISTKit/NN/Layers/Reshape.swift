@@ -1,7 +1,7 @@
 // keras.layers.Reshape: the same values under another shape (one -1 inferred).
 // A view, like Flatten: nothing runs.
 
-struct Reshape: Layer {
+struct Reshape: ViewLayer {
     static let typeName = "reshape"
     static let argumentNames = ["target_shape"]
 
@@ -28,10 +28,6 @@ struct Reshape: Layer {
         }
         return output
     }
-
-    var isView: Bool { true }
-    func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {}
-    func backward(_ io: LayerIO, _ context: StepContext) {}
 }
 
 extension Reshape {
