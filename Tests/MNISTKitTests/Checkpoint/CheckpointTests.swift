@@ -137,6 +137,23 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// A checkpoint written before checkpoints recorded the data's identity
+    /// (no class names, image shape, folder or digest) still loads and restores.
+    func testAnOlderCheckpointStillLoads() throws {
+        let path = packageRoot.appendingPathComponent("Tests/Fuzz/corpus/checkpoint/tiny.ckpt").path
+        let old = try Checkpoint.load(path: path)
+        XCTAssertEqual(old.dataset, "synthetic")
+        XCTAssertNil(old.datasetFolder)
+        XCTAssertNil(old.datasetSHA256)
+        XCTAssertNil(old.classNames)
+        XCTAssertEqual(old.step, 4)
+        XCTAssertEqual(old.datasetLookupNames, ["synthetic"])
+        let (model, optimizer, state) = try old.restore(path: path)
+        XCTAssertEqual(optimizer.step, 4)
+        XCTAssertEqual(state.epochsCompleted, 1)
+        XCTAssertGreaterThan(model.parameterCount, 0)
+    }
+
     func testMissingFileIsReportedAsSuch() {
         XCTAssertThrowsError(try Checkpoint.load(path: directory.appendingPathComponent("absent.ckpt").path)) {
             XCTAssertTrue(($0 as? CheckpointError)?.isMissingFile ?? false)

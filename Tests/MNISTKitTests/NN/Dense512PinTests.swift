@@ -23,6 +23,9 @@ final class Dense512PinTests: XCTestCase {
                        2: "ed0d2ee4869790124b7ac3efef0b0e8ec0c8e2ba8e08e3a657a44dc5dee65360"],
         "Haswell": [1: "c5fb31ea2b4d0f3d6a19f15df9ee44f3244740cc16e41e89cb7232a830adfdde",
                     2: "92bdc5003f313cba364a43e183633da9275196e9564443eaef49f1889f869427"],
+        // AMD's Zen runs OpenBLAS' Haswell kernels: the same bits (checked with commit d67f524 too).
+        "Zen": [1: "c5fb31ea2b4d0f3d6a19f15df9ee44f3244740cc16e41e89cb7232a830adfdde",
+                2: "92bdc5003f313cba364a43e183633da9275196e9564443eaef49f1889f869427"],
     ]
 
     /// The 4x4 synthetic digits, each pixel a 7x7 block: 28x28 images a dense512 learns.

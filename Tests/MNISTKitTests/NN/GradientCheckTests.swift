@@ -172,6 +172,17 @@ final class GradientCheckTests: XCTestCase {
                    .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [5, 5], seed: 3)
     }
 
+    /// Stride-1 3x3 convolutions over 8+ channels whose tiles fit run Winograd
+    /// F(4x4, 3x3): the second layer's forward (its input gradient, 10x10 from
+    /// 4x4 tiles, goes through col2im, and its kernel gradient through im2col
+    /// chunks), the third's forward and input gradient (8x8 both ways).
+    func testWinogradConvolutions() throws {
+        try check([try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 1, "activation": "tanh"}"#),
+                   try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "sigmoid"}"#),
+                   try layer(#"{"type": "conv2d", "filters": 9, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [10, 10, 9], seed: 6, h: 1e-3)
+    }
+
     /// h = 1e-3: relu and max pooling are piecewise linear, and a larger step
     /// crosses their kinks.
     func testConv2DWithReluAndMaxPooling() throws {

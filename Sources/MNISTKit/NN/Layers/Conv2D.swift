@@ -20,6 +20,11 @@ struct Conv2D: Layer {
     var window = Window2D()
     var kernel = 0
     var bias: Int?
+    /// Winograd's forward pass, when the layer uses it; then the kernel's gradient
+    /// comes from im2col a chunk at a time in the backward pass.
+    var winograd: WinogradConvolution?
+    /// Winograd's input-gradient pass, when the layer uses it (else col2im).
+    var winogradInputGradient: WinogradConvolution?
 
     init(spec: SpecObject) throws(ConfigError) {
         filters = try spec.integer("filters", default: nil, expected: "a positive integer, at most 4096") { $0 > 0 && $0 <= 4096 }
@@ -51,7 +56,30 @@ struct Conv2D: Layer {
         kernel = try variables.declare("kernel", shape: [kernelSize[0], kernelSize[1], image.channels, filters], initializer: kernelInitializer,
                                        fanIn: receptiveField * image.channels, fanOut: receptiveField * filters, path: path + ".filters")
         bias = useBias ? try variables.declare("bias", shape: [filters], initializer: biasInitializer, path: path + ".filters") : nil
+        let g = window
+        let forward = WinogradConvolution(transform: .f4, height: g.height, width: g.width, channels: g.channels,
+                                          outputHeight: g.outputHeight, outputWidth: g.outputWidth, filters: filters, padTop: g.padTop, padLeft: g.padLeft)
+        // dinp is dout convolved with the kernel turned 180°, its channel axes swapped, padded by 2 - pad.
+        let inputGradient = WinogradConvolution(transform: .f4, height: g.outputHeight, width: g.outputWidth, channels: filters,
+                                                outputHeight: g.height, outputWidth: g.width, filters: g.channels, padTop: 2 - g.padTop, padLeft: 2 - g.padLeft)
+        winograd = Conv2D.choosesWinograd(g, filters: filters, forward) ? forward : nil
+        winogradInputGradient = winograd != nil && Conv2D.choosesWinograd(g, filters: filters, inputGradient) ? inputGradient : nil
         return [window.outputHeight, window.outputWidth, filters]
+    }
+
+    /// The algorithm of a pass, from the layer's shape alone (so a spec always
+    /// runs the same arithmetic): Winograd F(4x4, 3x3) for stride-1 3x3 windows
+    /// over 8 or more channels in and out whose 4x4 tiles cover the pass's
+    /// output with at most 20% to spare; im2col with one sgemm otherwise. The
+    /// one-channel first layer's K of 9 is not worth transforming, and tiles
+    /// mostly over the edge cost their transforms for nothing: measured, a
+    /// 28x28 layer (tiles fit exactly) trains 1.3-1.5x faster through Winograd,
+    /// while mnist-cnn's 11x11 second layer lost time in its input gradient
+    /// (13x13 covered by 16x16). See docs/PERFORMANCE.md.
+    static func choosesWinograd(_ g: Window2D, filters: Int, _ plan: WinogradConvolution) -> Bool {
+        guard g.kernelHeight == 3, g.kernelWidth == 3, g.strideY == 1, g.strideX == 1, g.channels >= 8, filters >= 8 else { return false }
+        let covered = plan.tilesPerImage * plan.transform.m * plan.transform.m
+        return covered * 5 <= plan.outputHeight * plan.outputWidth * 6
     }
 
     var outputActivation: Activation? { activation }
@@ -71,13 +99,62 @@ struct Conv2D: Layer {
     /// bias and activation pass reads them.
     var chunk: Int { max(1, (1 << 18) / (window.positions * (window.patchSize + filters))) }
 
-    /// 0: the columns (the whole batch's in training, kept for the kernel's
-    /// gradient; a chunk per thread otherwise). 1: each thread's chunk of input
-    /// gradient columns. 2: threads 1...'s partial kernel and bias gradients.
+    /// Images per Winograd chunk: a few hundred tiles, so that each of the α²
+    /// products is a matrix sgemm runs at speed.
+    func winogradChunk(_ plan: WinogradConvolution) -> Int { max(1, 512 / plan.tilesPerImage) }
+
+    /// im2col: 0, the columns (the whole batch's in training, kept for the
+    /// kernel's gradient; a chunk per thread otherwise); 1, each thread's chunk
+    /// of input gradient columns; 2, threads 1...'s partial kernel and bias
+    /// gradients. Winograd: 0, the transformed kernel (the forward's, then the
+    /// input gradient's); 1, each thread's transformed tiles and products;
+    /// 2, the partials; 3, each thread's chunk of columns for the kernel's gradient.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
         let columns = window.positions * window.patchSize
+        if let forward = winograd {
+            let backward = training ? winogradInputGradient.map { $0.scratchSize(images: winogradChunk($0)) } ?? 0 : 0
+            let tiles = T * max(forward.scratchSize(images: winogradChunk(forward)), backward)
+            guard training else { return [forward.kernelSize, tiles] }
+            // 3 holds the kernel gradient's columns, or the input gradient's through col2im: a chunk per thread.
+            return [forward.kernelSize, tiles, (T - 1) * (window.patchSize + 1) * filters, T * chunk * columns]
+        }
         guard training else { return [T * chunk * columns] }
         return [B * columns, T * chunk * columns, (T - 1) * (window.patchSize + 1) * filters]
+    }
+
+    /// Runs `plan` on `count` images from `inputs` into `outputs` on thread t,
+    /// a chunk at a time, with its transformed kernel `u` and the thread's scratch.
+    func runWinograd(_ plan: WinogradConvolution, _ context: StepContext, _ t: Int, inputs: UnsafePointer<Float>, outputs: UnsafeMutablePointer<Float>,
+                     images: Range<Int>, u: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool) {
+        let chunk = winogradChunk(plan), inputSize = plan.height * plan.width * plan.channels
+        let outputSize = plan.outputHeight * plan.outputWidth * plan.filters, squares = plan.transform.alpha * plan.transform.alpha
+        var s = images.lowerBound
+        while s < images.upperBound {
+            let n = min(chunk, images.upperBound - s), tiles = n * plan.tilesPerImage
+            let v = scratch, products = scratch + squares * tiles * plan.channels
+            plan.transformInput(v, images: inputs + s * inputSize, count: n)
+            plan.multiply(products, v, u, tiles: tiles) { m, n, k, a, b, c in
+                context.sgemm(t, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+            }
+            plan.transformOutput(outputs + s * outputSize, products: products, count: n, bias: bias, relu: relu)
+            s += n
+        }
+    }
+
+    /// dinp = col2im(dout · kernelᵀ) for thread t's images, a chunk at a time
+    /// through `dcols`; then the previous layer's deferred activation gradient.
+    func inputGradientByCol2im(_ io: LayerIO, _ context: StepContext, _ t: Int, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                               images: Range<Int>, dcols: UnsafeMutablePointer<Float>) {
+        let g = window, P = g.positions, K = g.patchSize, O = filters, chunk = chunk, w = UnsafePointer(context.parameters)
+        (dinp + images.lowerBound * g.inputSize).update(repeating: 0, count: images.count * g.inputSize)
+        var s = images.lowerBound
+        while s < images.upperBound {
+            let n = min(chunk, images.upperBound - s)
+            context.sgemm(t, transposeB: true, m: n * P, n: K, k: O, a: dout + s * P * O, lda: O, b: w + kernel, ldb: O, c: dcols, ldc: K)
+            for j in 0 ..< n { col2im(dinp + (s + j) * g.inputSize, dcols + j * P * K, g) }
+            s += n
+        }
+        io.applyInputActivationGradient(rows: images, width: g.inputSize)
     }
 
     /// Each thread takes its images a chunk at a time: im2col, one sgemm with
@@ -86,6 +163,19 @@ struct Conv2D: Layer {
         let g = window, P = g.positions, K = g.patchSize, O = filters, chunk = chunk
         let w = UnsafePointer(context.parameters), bias = bias.map { w + $0 }
         let activation = io.forwardActivation(activation), columns = io.scratch[0].pointer
+        if let plan = winograd {
+            // The kernel's transform, its input channels split between the threads; then each thread's images.
+            let u = io.scratch[0].pointer, T = context.threads, perThread = io.scratch[1].count / T
+            context.run { t in plan.transformKernel(u, kernel: w + kernel, rows: partition(g.channels, parts: T, part: t, alignment: 1), flipped: false) }
+            context.run(rows: io.B) { t, images in
+                runWinograd(plan, context, t, inputs: io.inp, outputs: io.out, images: images, u: u, scratch: io.scratch[1].pointer + t * perThread,
+                            bias: bias, relu: activation == .relu)
+                if activation != .relu, activation != .linear, !images.isEmpty {
+                    biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation)
+                }
+            }
+            return
+        }
         let transposed = transposesColumns, rowStride = transposedRowStride(io)
         context.run(rows: io.B) { t, images in
             var s = images.lowerBound
@@ -119,6 +209,11 @@ struct Conv2D: Layer {
         let w = UnsafePointer(context.parameters), dw = context.parameterGradients, activation = activation
         let columns = UnsafePointer(io.scratch[0].pointer), partials = io.scratch[2].pointer
         let ownActivation = io.needsOwnActivationGradient(activation)
+        if let plan = winogradInputGradient, io.dinp != nil {
+            // The turned kernel's transform, before any thread needs it and while the kernel is unchanged.
+            let u = io.scratch[0].pointer
+            context.run { t in plan.transformKernel(u, kernel: w + kernel, rows: partition(O, parts: T, part: t, alignment: 1), flipped: true) }
+        }
         context.run(rows: io.B) { t, images in
             let dkernel = t == 0 ? dw + kernel : partials + (t - 1) * (K + 1) * O
             let dbias = t == 0 ? bias.map { dw + $0 } : dkernel + K * O
@@ -131,20 +226,31 @@ struct Conv2D: Layer {
             if ownActivation {
                 activationBackward(dinp: dout + firstRow * O, dout: dout + firstRow * O, out: io.out + firstRow * O, B: rows, C: O, activation: activation)
             }
-            if let dinp = io.dinp {
-                let dcols = io.scratch[1].pointer + t * chunk * P * K
-                let mine = dinp + images.lowerBound * g.inputSize
-                mine.update(repeating: 0, count: images.count * g.inputSize)
+            if winograd != nil {
+                if let dinp = io.dinp, let plan = winogradInputGradient {
+                    let perThread = io.scratch[1].count / T
+                    runWinograd(plan, context, t, inputs: dout, outputs: dinp, images: images, u: io.scratch[0].pointer,
+                                scratch: io.scratch[1].pointer + t * perThread, bias: nil, relu: false)
+                    io.applyInputActivationGradient(rows: images, width: g.inputSize)
+                } else if let dinp = io.dinp {
+                    inputGradientByCol2im(io, context, t, dinp: dinp, dout: dout, images: images, dcols: io.scratch[3].pointer + t * chunk * P * K)
+                }
+                // The kernel's gradient from each chunk's columns, added up chunk by chunk.
+                let cols = io.scratch[3].pointer + t * chunk * P * K
                 var s = images.lowerBound
                 while s < images.upperBound {
                     let n = min(chunk, images.upperBound - s)
-                    context.sgemm(t, transposeB: true, m: n * P, n: K, k: O, a: dout + s * P * O, lda: O, b: w + kernel, ldb: O, c: dcols, ldc: K)
-                    for j in 0 ..< n { col2im(dinp + (s + j) * g.inputSize, dcols + j * P * K, g) }
+                    for j in 0 ..< n { im2col(cols + j * P * K, io.inp + (s + j) * g.inputSize, g) }
+                    context.sgemm(t, transposeA: true, m: K, n: O, k: n * P, a: cols, lda: K, b: dout + s * P * O, ldb: O,
+                                  beta: s == images.lowerBound ? 0 : 1, c: dkernel, ldc: O)
                     s += n
                 }
-                io.applyInputActivationGradient(rows: images, width: g.inputSize)
+            } else if let dinp = io.dinp {
+                inputGradientByCol2im(io, context, t, dinp: dinp, dout: dout, images: images, dcols: io.scratch[1].pointer + t * chunk * P * K)
             }
-            if transposesColumns {
+            if winograd != nil {
+                // Done above, with the input gradient.
+            } else if transposesColumns {
                 context.sgemm(t, m: K, n: O, k: rows, a: columns + firstRow, lda: transposedRowStride(io), b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
             } else {
                 context.sgemm(t, transposeA: true, m: K, n: O, k: rows, a: columns + firstRow * K, lda: K, b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)

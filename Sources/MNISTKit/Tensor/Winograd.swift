@@ -1,0 +1,191 @@
+// Winograd minimal filtering F(m x m, 3 x 3) for stride-1 3x3 convolutions on
+// NHWC images (Lavin & Gray, arXiv 1509.09308). Each α x α input tile d
+// (α = m + 2, overlapping by 2) becomes V = Bᵀ d B, the kernel g becomes
+// U = G g Gᵀ, and the α² element-wise products summed over input channels are
+// α² sgemm calls, (tiles x C) · (C x O); each m x m output tile is Aᵀ M A.
+// F(4x4) needs 4x fewer multiplications than direct convolution (F(2x2) 2.25x).
+// Shapes: C input channels, O output channels, T tiles, ξ = i·α + j indexes
+// the α² transformed positions.
+
+/// The transform of F(m x m, 3 x 3): the kernel's matrix G (α x 3), row-major.
+/// Bᵀ and Aᵀ, applied far more often, are written out in `inputRows` and `outputRows`.
+struct WinogradTransform: Sendable {
+    /// Output tile side.
+    let m: Int
+    /// Input tile side, m + 2.
+    var alpha: Int { m + 2 }
+    /// G (α x 3).
+    let kernelMatrix: [Float]
+
+    /// F(4x4, 3x3): points 0, ±1, ±2, and infinity.
+    static let f4 = WinogradTransform(
+        m: 4,
+        kernelMatrix: [1.0 / 4, 0, 0,
+                       -1.0 / 6, -1.0 / 6, -1.0 / 6,
+                       -1.0 / 6, 1.0 / 6, -1.0 / 6,
+                       1.0 / 24, 1.0 / 12, 1.0 / 6,
+                       1.0 / 24, -1.0 / 12, 1.0 / 6,
+                       0, 0, 1])
+}
+
+/// One stride-1 3x3 convolution as Winograd computes it: an (H, W, C) image
+/// to an (OH, OW, O) one, the window's top-left input pixel at (y·1 - padTop,
+/// x·1 - padLeft), zero outside the image.
+struct WinogradConvolution: Sendable {
+    let transform: WinogradTransform
+    let height: Int, width: Int, channels: Int
+    let outputHeight: Int, outputWidth: Int, filters: Int
+    let padTop: Int, padLeft: Int
+
+    var tilesY: Int { (outputHeight + transform.m - 1) / transform.m }
+    var tilesX: Int { (outputWidth + transform.m - 1) / transform.m }
+    var tilesPerImage: Int { tilesY * tilesX }
+    /// Floats of the transformed kernel: α² matrices of (C, O).
+    var kernelSize: Int { transform.alpha * transform.alpha * channels * filters }
+    /// Floats of scratch for `images` images: the transformed inputs, then the products.
+    func scratchSize(images: Int) -> Int {
+        transform.alpha * transform.alpha * images * tilesPerImage * (channels + filters)
+    }
+
+    /// U[ξ] (C, O) = G g Gᵀ for every (c, o), from a Keras kernel (3, 3, C, O),
+    /// for input channels `rows` (threads split them). With `flipped`, the kernel is
+    /// read rotated by 180° with its channel axes swapped, (3, 3, O, C) from
+    /// (3, 3, C, O): the input-gradient pass's kernel.
+    func transformKernel(_ u: UnsafeMutablePointer<Float>, kernel: UnsafePointer<Float>, rows: Range<Int>, flipped: Bool) {
+        let alpha = transform.alpha, C = channels, O = filters, G = transform.kernelMatrix
+        // Stored kernel: (3, 3, Cs, Os) with (Cs, Os) = (O, C) when flipped.
+        let storedOutputs = flipped ? C : O
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 + 3 * alpha) { buffer in
+            let g = buffer.baseAddress!, gG = g + 9
+            for c in rows {
+                for o in 0 ..< O {
+                    for ky in 0 ..< 3 {
+                        for kx in 0 ..< 3 {
+                            g[ky * 3 + kx] = flipped ? kernel[((2 - ky) * 3 + (2 - kx)) * O * C + o * storedOutputs + c]
+                                                     : kernel[(ky * 3 + kx) * C * O + c * storedOutputs + o]
+                        }
+                    }
+                    // G g (α x 3), then (G g) Gᵀ.
+                    for i in 0 ..< alpha {
+                        for kx in 0 ..< 3 { gG[i * 3 + kx] = G[i * 3] * g[kx] + G[i * 3 + 1] * g[3 + kx] + G[i * 3 + 2] * g[6 + kx] }
+                    }
+                    for i in 0 ..< alpha {
+                        for j in 0 ..< alpha {
+                            u[((i * alpha + j) * C + c) * O + o] = gG[i * 3] * G[j * 3] + gG[i * 3 + 1] * G[j * 3 + 1] + gG[i * 3 + 2] * G[j * 3 + 2]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// V[ξ] (T, C) for the tiles of `count` images from `images` (each H·W·C):
+    /// tile t of image n at row n·tilesPerImage + t, matrices `T·C` apart.
+    /// Bᵀ d B as two passes of `inputRows` (columns, then rows), sixteen channels at a time.
+    func transformInput(_ v: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>, count: Int) {
+        precondition(transform.m == 4, "the transforms are written out for F(4x4, 3x3)")
+        let C = channels, T = count * tilesPerImage, stride = T * C
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 36) { buffer in
+            let t = buffer.baseAddress!
+            for n in 0 ..< count {
+                let image = images + n * height * width * C
+                for ty in 0 ..< tilesY {
+                    for tx in 0 ..< tilesX {
+                        let tile = n * tilesPerImage + ty * tilesX + tx
+                        let y0 = ty * 4 - padTop, x0 = tx * 4 - padLeft
+                        let inside = y0 >= 0 && y0 + 6 <= height && x0 >= 0 && x0 + 6 <= width
+                        forEachChannelVector(C) { c, lanes in
+                            @inline(__always) func d(_ a: Int, _ b: Int) -> FloatVector {
+                                let y = y0 + a, x = x0 + b
+                                guard inside || (y >= 0 && y < height && x >= 0 && x < width) else { return FloatVector(repeating: 0) }
+                                return loadVector(image + (y * width + x) * C + c, lanes)
+                            }
+                            for b in 0 ..< 6 {
+                                let r = WinogradConvolution.inputRows(d(0, b), d(1, b), d(2, b), d(3, b), d(4, b), d(5, b))
+                                (t[b], t[6 + b], t[12 + b], t[18 + b], t[24 + b], t[30 + b]) = r
+                            }
+                            let out = v + tile * C + c
+                            for a in 0 ..< 6 {
+                                let r = WinogradConvolution.inputRows(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
+                                let row = out + a * 6 * stride
+                                storeVector(r.0, row, lanes)
+                                storeVector(r.1, row + stride, lanes)
+                                storeVector(r.2, row + 2 * stride, lanes)
+                                storeVector(r.3, row + 3 * stride, lanes)
+                                storeVector(r.4, row + 4 * stride, lanes)
+                                storeVector(r.5, row + 5 * stride, lanes)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bᵀ applied to six values (F(4x4, 3x3)'s points 0, ±1, ±2).
+    @inline(__always)
+    static func inputRows(_ d0: FloatVector, _ d1: FloatVector, _ d2: FloatVector, _ d3: FloatVector, _ d4: FloatVector, _ d5: FloatVector)
+        -> (FloatVector, FloatVector, FloatVector, FloatVector, FloatVector, FloatVector) {
+        let a = d4 - 4 * d2, b = d3 - 4 * d1, e = d4 - d2, f = 2 * (d3 - d1)
+        return (4 * d0 - 5 * d2 + d4, a + b, a - b, e + f, e - f, 4 * d1 - 5 * d3 + d5)
+    }
+
+    /// Aᵀ applied to six values.
+    @inline(__always)
+    static func outputRows(_ m0: FloatVector, _ m1: FloatVector, _ m2: FloatVector, _ m3: FloatVector, _ m4: FloatVector, _ m5: FloatVector)
+        -> (FloatVector, FloatVector, FloatVector, FloatVector) {
+        let p = m1 + m2, q = m1 - m2, r = m3 + m4, s = m3 - m4
+        return (m0 + p + r, q + 2 * s, p + 4 * r, q + 8 * s + m5)
+    }
+
+    /// The α² products M[ξ] (T, O) = V[ξ] (T, C) · U[ξ] (C, O), through `sgemm`.
+    func multiply(_ products: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ u: UnsafePointer<Float>, tiles T: Int,
+                  sgemm: (_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) -> Void) {
+        let C = channels, O = filters
+        for xi in 0 ..< transform.alpha * transform.alpha {
+            sgemm(T, O, C, v + xi * T * C, u + xi * C * O, products + xi * T * O)
+        }
+    }
+
+    /// Output tiles Aᵀ M A (+ bias, relu when asked) into `count` images of
+    /// (OH, OW, O) at `outputs`, the parts of edge tiles outside the image dropped.
+    func transformOutput(_ outputs: UnsafeMutablePointer<Float>, products: UnsafePointer<Float>, count: Int,
+                         bias: UnsafePointer<Float>?, relu: Bool) {
+        precondition(transform.m == 4, "the transforms are written out for F(4x4, 3x3)")
+        let O = filters, T = count * tilesPerImage, stride = T * O
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 24) { buffer in
+            let t = buffer.baseAddress!
+            for n in 0 ..< count {
+                let image = outputs + n * outputHeight * outputWidth * O
+                for ty in 0 ..< tilesY {
+                    for tx in 0 ..< tilesX {
+                        let tile = n * tilesPerImage + ty * tilesX + tx
+                        let rows = min(4, outputHeight - ty * 4), columns = min(4, outputWidth - tx * 4)
+                        forEachChannelVector(O) { o, lanes in
+                            let m = products + tile * O + o
+                            @inline(__always) func load(_ xi: Int) -> FloatVector { loadVector(m + xi * stride, lanes) }
+                            for b in 0 ..< 6 {
+                                let r = WinogradConvolution.outputRows(load(b), load(6 + b), load(12 + b), load(18 + b), load(24 + b), load(30 + b))
+                                (t[b], t[6 + b], t[12 + b], t[18 + b]) = r
+                            }
+                            let base = bias.map { loadVector($0 + o, lanes) } ?? FloatVector(repeating: 0)
+                            for i in 0 ..< rows {
+                                let r = WinogradConvolution.outputRows(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                                let row = image + ((ty * 4 + i) * outputWidth + tx * 4) * O + o
+                                @inline(__always) func put(_ j: Int, _ value: FloatVector) {
+                                    var sum = value + base
+                                    if relu { sum.replace(with: 0, where: sum .< 0) }
+                                    storeVector(sum, row + j * O, lanes)
+                                }
+                                put(0, r.0)
+                                if columns > 1 { put(1, r.1) }
+                                if columns > 2 { put(2, r.2) }
+                                if columns > 3 { put(3, r.3) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
