@@ -1,6 +1,17 @@
 # Every target that builds runs `setup` first, so each works alone on a fresh machine.
 SWIFT ?= swift
 BIN := .build/release
+# The tools are built for this machine's x86-64 level (x86-64-v4, AVX-512: LLVM's skylake-avx512;
+# x86-64-v3, AVX2 and FMA: haswell), so the SIMD kernels run at its vector width; a binary copied to
+# an older processor refuses to start with one error line (exit 69, Sources/CPUCheck).
+# TARGET_CPU=x86-64 builds for any x86-64. Package.swift carries no flags.
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+has = $(filter $(1),$(CPU_FLAGS))
+V3 := $(and $(call has,avx2),$(call has,fma),$(call has,bmi1),$(call has,bmi2),$(call has,f16c),$(call has,movbe))
+V4 := $(and $(V3),$(call has,avx512f),$(call has,avx512bw),$(call has,avx512dq),$(call has,avx512vl),$(call has,avx512cd))
+TARGET_CPU ?= $(if $(filter x86_64,$(shell uname -m)),$(if $(V4),skylake-avx512,$(if $(V3),haswell,x86-64)))
+LEVEL := $(if $(filter skylake-avx512,$(TARGET_CPU)),4,$(if $(filter haswell,$(TARGET_CPU)),3,1))
+BUILD_FLAGS := $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU) -Xcc -DMNIST_X86_64_LEVEL=$(LEVEL))
 # The commands: one folder each under Sources/ (Package.swift's `commands` lists the same).
 COMMANDS := $(sort $(notdir $(wildcard Sources/mnist-*)))
 CONFIG ?= dense512.json
@@ -12,13 +23,13 @@ setup:
 	@scripts/setup.sh
 
 build: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(BUILD_FLAGS)
 
 # Numeric code is 10-100x slower in debug builds, so tests run optimised too.
 # All tests are XCTest; skipping the empty Swift Testing pass keeps XCTest's summary last.
 test: setup
-	$(SWIFT) build -c release --build-tests
-	$(SWIFT) test -c release --skip-build --disable-swift-testing
+	$(SWIFT) build -c release --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test -c release --skip-build --disable-swift-testing $(BUILD_FLAGS)
 
 # Trains the seed model (Dense 512 relu, Dense 10 softmax, RMSprop) on Fashion-MNIST, then evaluates it.
 train: build

@@ -3,7 +3,8 @@
 # skipping what is already there. Uses sudo only when not root.
 set -euo pipefail
 
-packages=(libopenblas-dev zlib1g-dev libpng-dev dataset-fashion-mnist)
+# qemu-user runs the tools as on an older processor (CPUCheckTests).
+packages=(libopenblas-dev zlib1g-dev libpng-dev dataset-fashion-mnist qemu-user)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -99,7 +99,7 @@ struct MNISTBench: ParsableCommand {
             ("eval_seconds", .number(rounded(evalSeconds))),
             ("test_accuracy", .number(accuracy)),
             ("threads", .number(Double(workers.count))),
-            ("openblas_core", .string(BLAS.coreName)),
+            ("openblas_core", .string(BLAS.coreName)), ("built_for", .string(BuildTarget.requiredCPU.isEmpty ? "x86-64" : BuildTarget.requiredCPU)),
         ])
         printOut(result.serialized)
     }

@@ -13,7 +13,7 @@ struct MNISTTrain: ParsableCommand {
             `test_loss: X - test_accuracy: Y` for the dataset's test split. \
             Give --config (a fresh run) or --resume (continue a checkpoint), or both. \
             Exit codes: 0 ok, 64 bad command line, 65 bad input, 66 missing file, \
-            70 training diverged, 73 cannot write the checkpoint, 130 interrupted by SIGINT, \
+            69 built for a newer processor, 70 training diverged, 73 cannot write the checkpoint, 130 interrupted by SIGINT, \
             143 by SIGTERM.
             """,
         version: toolVersion)
