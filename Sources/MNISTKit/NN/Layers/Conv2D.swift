@@ -198,11 +198,13 @@ struct Conv2D: Layer {
         }
     }
 
-    /// Two phases. Each thread, on its images: the activation's gradient on
-    /// dout; dinp = col2im(dout · kernelᵀ), a chunk at a time (skipped for the
-    /// first layer); its partial dkernel = colsᵀ · dout and dbias = column sums
-    /// of dout. Then, once no thread reads the kernel any more, each thread adds
-    /// the partials (in thread order) for its rows of the kernel and updates them.
+    /// Two phases (three with a Winograd input gradient, whose turned kernel is
+    /// transformed first). Each thread, on its images: the activation's gradient
+    /// on dout; dinp through Winograd or as col2im(dout · kernelᵀ), a chunk at a
+    /// time (skipped for the first layer); its partial dkernel = colsᵀ · dout and
+    /// dbias = column sums of dout. Then, once no thread reads the kernel any
+    /// more, each thread adds the partials (in thread order) for its rows of the
+    /// kernel and updates them.
     func backward(_ io: LayerIO, _ context: StepContext) {
         guard let dout = io.dout else { return }
         let g = window, P = g.positions, K = g.patchSize, O = filters, chunk = chunk, T = context.threads
@@ -226,16 +228,19 @@ struct Conv2D: Layer {
             if ownActivation {
                 activationBackward(dinp: dout + firstRow * O, dout: dout + firstRow * O, out: io.out + firstRow * O, B: rows, C: O, activation: activation)
             }
-            if winograd != nil {
-                if let dinp = io.dinp, let plan = winogradInputGradient {
+            if let dinp = io.dinp {
+                if let plan = winogradInputGradient {
                     let perThread = io.scratch[1].count / T
                     runWinograd(plan, context, t, inputs: dout, outputs: dinp, images: images, u: io.scratch[0].pointer,
                                 scratch: io.scratch[1].pointer + t * perThread, bias: nil, relu: false)
                     io.applyInputActivationGradient(rows: images, width: g.inputSize)
-                } else if let dinp = io.dinp {
-                    inputGradientByCol2im(io, context, t, dinp: dinp, dout: dout, images: images, dcols: io.scratch[3].pointer + t * chunk * P * K)
+                } else {
+                    let dcols = (winograd != nil ? io.scratch[3] : io.scratch[1]).pointer + t * chunk * P * K
+                    inputGradientByCol2im(io, context, t, dinp: dinp, dout: dout, images: images, dcols: dcols)
                 }
-                // The kernel's gradient from each chunk's columns, added up chunk by chunk.
+            }
+            if winograd != nil {
+                // No columns were kept: im2col a chunk at a time, the products added up in order.
                 let cols = io.scratch[3].pointer + t * chunk * P * K
                 var s = images.lowerBound
                 while s < images.upperBound {
@@ -245,11 +250,6 @@ struct Conv2D: Layer {
                                   beta: s == images.lowerBound ? 0 : 1, c: dkernel, ldc: O)
                     s += n
                 }
-            } else if let dinp = io.dinp {
-                inputGradientByCol2im(io, context, t, dinp: dinp, dout: dout, images: images, dcols: io.scratch[1].pointer + t * chunk * P * K)
-            }
-            if winograd != nil {
-                // Done above, with the input gradient.
             } else if transposesColumns {
                 context.sgemm(t, m: K, n: O, k: rows, a: columns + firstRow, lda: transposedRowStride(io), b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)
             } else {
