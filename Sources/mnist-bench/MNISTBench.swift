@@ -48,25 +48,28 @@ struct MNISTBench: ParsableCommand {
         // every epoch, so they see the same load as the epoch on this noisy machine.
         let batches = trainer.batchesPerEpoch
         let lastBatch = trainer.trainingIndices.count - (batches - 1) * spec.batchSize
-        func epochCalls(on pool: WorkerPool) -> [[[GEMMCall]]] {
-            Array(Array(repeating: trainer.model.sgemmCalls(batch: spec.batchSize, workers: pool), count: batches - 1).joined()
-                + trainer.model.sgemmCalls(batch: lastBatch, workers: pool))
+        // The bound keeps its definition: the products of the plain algorithms (im2col
+        // convolutions). Beside it, the products the step makes (with Winograd's).
+        func epochCalls(on pool: WorkerPool, plain: Bool = true) -> [[[GEMMCall]]] {
+            Array(Array(repeating: trainer.model.sgemmCalls(batch: spec.batchSize, workers: pool, plainAlgorithms: plain), count: batches - 1).joined()
+                + trainer.model.sgemmCalls(batch: lastBatch, workers: pool, plainAlgorithms: plain))
         }
-        let stepCalls = epochCalls(on: workers)
+        let stepCalls = epochCalls(on: workers), ownCalls = epochCalls(on: workers, plain: false)
         let wholeCalls = epochCalls(on: .serial).flatMap { $0[0] }
-        let stepOperands = (0 ..< workers.count).map { _ in Operands(for: stepCalls.flatMap { $0.flatMap { $0 } }) }
+        let stepOperands = (0 ..< workers.count).map { _ in Operands(for: (stepCalls + ownCalls).flatMap { $0.flatMap { $0 } }) }
         let wholeOperands = Operands(for: wholeCalls)
-        var epochSeconds = [Double](), sgemmSeconds = [Double](), wholeSeconds = [Double]()
+        var epochSeconds = [Double](), sgemmSeconds = [Double](), ownSeconds = [Double](), wholeSeconds = [Double]()
         while trainer.state.epochsCompleted < epochs {
             let report = try trainer.runEpoch()
             epochSeconds.append(report.seconds)
             sgemmSeconds.append(replay(stepCalls, on: workers, operands: stepOperands))
+            ownSeconds.append(replay(ownCalls, on: workers, operands: stepOperands))
             wholeSeconds.append(replay(wholeCalls, openBLASThreads: workers.count, operands: wholeOperands))
-            printOut("epoch \(report.epoch): \(seconds(report.seconds)), its sgemm calls alone \(seconds(sgemmSeconds.last!))"
-                + " (as whole OpenBLAS-threaded calls \(seconds(wholeSeconds.last!))), loss \(fourDecimals(report.loss))")
+            printOut("epoch \(report.epoch): \(seconds(report.seconds)), the plain algorithms' sgemm calls alone \(seconds(sgemmSeconds.last!))"
+                + " (as whole OpenBLAS-threaded calls \(seconds(wholeSeconds.last!))), the step's own \(seconds(ownSeconds.last!)), loss \(fourDecimals(report.loss))")
         }
         let epochMedian = median(epochSeconds.dropFirst()), sgemmMedian = median(sgemmSeconds.dropFirst())
-        let wholeMedian = median(wholeSeconds.dropFirst())
+        let wholeMedian = median(wholeSeconds.dropFirst()), ownMedian = median(ownSeconds.dropFirst())
         let flops = wholeCalls.reduce(0) { $0 + $1.flops }
         let accuracy = trainer.model.evaluate(test, workers: workers).accuracy
         try Checkpoint(trainer: trainer).save(to: output)
@@ -88,6 +91,8 @@ struct MNISTBench: ParsableCommand {
             ("gemm_gflops", .number(rounded(flops / sgemmMedian / 1e9, 1))),
             ("sgemm_bound_seconds", .number(rounded(sgemmMedian))),
             ("epoch_over_sgemm_bound", .number(rounded(epochMedian / sgemmMedian, 2))),
+            ("own_sgemm_seconds", .number(rounded(ownMedian))),
+            ("epoch_over_own_sgemm", .number(rounded(epochMedian / ownMedian, 2))),
             ("step_over_sgemm_bound", steps.map { .number(rounded($0.step / $0.sgemm, 2)) } ?? .null),
             ("step_breakdown_ms", steps?.breakdown ?? .null),
             ("layer_forward_backward_ms", .object(layers.filter { $0.forwardSeconds + $0.backwardSeconds > 0 }.map {
@@ -130,7 +135,7 @@ struct MNISTBench: ParsableCommand {
         guard indices.count >= B else { return nil }
         var generator = RandomGenerator(seed: 0)
         generator.shuffle(&indices) // random rows, as an epoch gathers them
-        let calls = model.sgemmCalls(batch: B, workers: workers)
+        let calls = model.sgemmCalls(batch: B, workers: workers, plainAlgorithms: true)
         let operands = (0 ..< workers.count).map { _ in Operands(for: calls.flatMap { $0.flatMap { $0 } }) }
         let workspace = model.makeWorkspace(capacity: B, training: true, threads: workers.count)
         var step = [Double](), withoutUpdate = [Double](), gather = [Double](), sgemm = [Double]()

@@ -158,7 +158,12 @@ extension Model {
     /// each phase, each thread's calls (for the benchmark's replay). They are
     /// recorded from the step's own code on a scratch workspace, so the replay
     /// cannot drift from what the step does; nothing the model holds changes.
-    public func sgemmCalls(batch B: Int, workers: WorkerPool) -> [[[GEMMCall]]] {
+    /// With `plainAlgorithms`, the calls the step would make with every layer
+    /// on its plain algorithm (im2col convolutions instead of Winograd).
+    public func sgemmCalls(batch B: Int, workers: WorkerPool, plainAlgorithms: Bool = false) -> [[[GEMMCall]]] {
+        if plainAlgorithms, let plain = try? Model(spec: spec, classCount: classCount, fastAlgorithms: false) {
+            return plain.sgemmCalls(batch: B, workers: workers)
+        }
         let probe = StepProbe(layers: layers.count, recordsProducts: true)
         let workspace = makeWorkspace(capacity: B, training: true, threads: workers.count)
         let savedStatistics = nonTrainable.array

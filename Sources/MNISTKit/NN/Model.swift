@@ -76,7 +76,13 @@ public final class Model {
 
     /// Builds the model and checks every layer's shape against its input, so a
     /// bad stack fails here, before any data is read or trained on.
-    public init(spec: ModelSpec, classCount: Int = 10) throws(ConfigError) {
+    public convenience init(spec: ModelSpec, classCount: Int = 10) throws(ConfigError) {
+        try self.init(spec: spec, classCount: classCount, fastAlgorithms: true)
+    }
+
+    /// Without `fastAlgorithms`, every layer runs its plain algorithm (im2col
+    /// convolutions): the benchmark's reference products.
+    init(spec: ModelSpec, classCount: Int, fastAlgorithms: Bool) throws(ConfigError) {
         self.spec = spec
         self.classCount = classCount
         var shape = spec.inputShape
@@ -96,6 +102,7 @@ public final class Model {
                 throw ConfigError(path: path, message: "\(layerSpec.typeName) transforms the input images, so it goes at the front of the model, before any other layer")
             }
             shape = try layer.build(input: shape, path: path, variables: &layout)
+            if !fastAlgorithms { layer.usePlainAlgorithms() }
             guard shape.reduce(1, *) <= Model.maximumActivations else {
                 throw ConfigError(path: path, message: "outputs \(formatShape(shape)) per sample, more than the \(Model.maximumActivations) values this tool supports")
             }

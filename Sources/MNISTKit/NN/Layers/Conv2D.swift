@@ -67,6 +67,8 @@ struct Conv2D: Layer {
         return [window.outputHeight, window.outputWidth, filters]
     }
 
+    mutating func usePlainAlgorithms() { (winograd, winogradInputGradient) = (nil, nil) }
+
     /// The algorithm of a pass, from the layer's shape alone (so a spec always
     /// runs the same arithmetic): Winograd F(4x4, 3x3) for stride-1 3x3 windows
     /// over 8 or more channels in and out whose 4x4 tiles cover the pass's

@@ -42,6 +42,10 @@ protocol Layer: Sendable {
     /// Applies `io.inputActivation`'s gradient to its input gradient when asked.
     var appliesInputActivationGradient: Bool { get }
 
+    /// Gives up faster algorithms chosen by `build` (Winograd) for the plain
+    /// ones, whose products define the benchmark's sgemm bound.
+    mutating func usePlainAlgorithms()
+
     /// Appends the layer's inference to an ONNX graph (`Export/ONNXExport.swift`);
     /// `input` and `output` are its Keras shapes, without the batch axis.
     func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int])
@@ -63,6 +67,7 @@ extension Layer {
     var deferrableActivation: Activation? { nil }
     var appliesInputActivationGradient: Bool { false }
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] { [] }
+    mutating func usePlainAlgorithms() {}
 }
 
 /// A layer whose output aliases its input (flatten, reshape): no buffers, no passes.

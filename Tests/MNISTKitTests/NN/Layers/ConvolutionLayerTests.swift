@@ -87,6 +87,30 @@ final class ConvolutionLayerTests: XCTestCase {
         }
     }
 
+    /// The products a step makes: a 3x3 layer over 8 channels whose 8x8 output
+    /// is whole 4x4 tiles runs Winograd forward (36 products of (tiles, C) by
+    /// (C, O)); its 10x10 input gradient (tiles would cover 1.44x) goes through
+    /// col2im. With the plain algorithms (the benchmark's bound) it is im2col's
+    /// one product of (positions, 9·C) by (9·C, O) per chunk instead.
+    func testWinogradProductsWhereTilesFitAndThePlainOnesForTheBound() throws {
+        var spec = ModelSpec(layers: [try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 1}"#),
+                                      try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 3}"#),
+                                      .flatten, .dense(units: 3, activation: .softmax)], loss: .categoricalCrossentropy)
+        spec.inputShape = [10, 10, 8]
+        let model = try Model(spec: spec, classCount: 3)
+        let own = model.sgemmCalls(batch: 4, workers: .serial).flatMap { $0.flatMap { $0 } }
+        let plain = model.sgemmCalls(batch: 4, workers: .serial, plainAlgorithms: true).flatMap { $0.flatMap { $0 } }
+        // 4 images x 4 tiles = 16 rows, K = C = 8.
+        let winograd = own.filter { $0.m == 16 && $0.k == 8 && $0.n == 8 && !$0.transposeA && !$0.transposeB }
+        XCTAssertEqual(winograd.count, 36)
+        let im2colForward = { (calls: [GEMMCall]) in calls.filter { $0.m == 4 * 64 && $0.k == 72 && $0.n == 8 && !$0.transposeA && !$0.transposeB } }
+        XCTAssertEqual(im2colForward(own).count, 0)
+        XCTAssertEqual(im2colForward(plain).count, 1)
+        XCTAssertFalse(plain.contains { $0.m == 16 })
+        // The input gradient goes through col2im in both: (positions, O) by (O, 9·C).
+        for calls in [own, plain] { XCTAssertEqual(calls.filter { $0.transposeB && $0.k == 8 && $0.n == 72 }.count, 1) }
+    }
+
     func testConvKernelIsStoredAsKerasStoresIt() throws {
         let conv = try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 3}"#)
         let model = try model([conv], input: [5, 5, 2])
