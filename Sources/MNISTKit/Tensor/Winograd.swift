@@ -8,7 +8,8 @@
 // the α² transformed positions.
 
 /// The transform of F(m x m, 3 x 3): the kernel's matrix G (α x 3), row-major.
-/// Bᵀ and Aᵀ, applied far more often, are written out in `inputRows` and `outputRows`.
+/// Bᵀ and Aᵀ, applied far more often, are written out in `inputRows` and
+/// `outputRows` for F(4x4, 3x3), the one transform there is (`f4`).
 struct WinogradTransform: Sendable {
     /// Output tile side.
     let m: Int
@@ -83,39 +84,33 @@ struct WinogradConvolution: Sendable {
     /// tile t of image n at row n·tilesPerImage + t, matrices `T·C` apart.
     /// Bᵀ d B as two passes of `inputRows` (columns, then rows), sixteen channels at a time.
     func transformInput(_ v: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>, count: Int) {
-        precondition(transform.m == 4, "the transforms are written out for F(4x4, 3x3)")
         let C = channels, T = count * tilesPerImage, stride = T * C
         withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 36) { buffer in
             let t = buffer.baseAddress!
-            for n in 0 ..< count {
+            forEachTile(count: count) { n, ty, tx, tile in
                 let image = images + n * height * width * C
-                for ty in 0 ..< tilesY {
-                    for tx in 0 ..< tilesX {
-                        let tile = n * tilesPerImage + ty * tilesX + tx
-                        let y0 = ty * 4 - padTop, x0 = tx * 4 - padLeft
-                        let inside = y0 >= 0 && y0 + 6 <= height && x0 >= 0 && x0 + 6 <= width
-                        forEachChannelVector(C) { c, lanes in
-                            @inline(__always) func d(_ a: Int, _ b: Int) -> FloatVector {
-                                let y = y0 + a, x = x0 + b
-                                guard inside || (y >= 0 && y < height && x >= 0 && x < width) else { return FloatVector(repeating: 0) }
-                                return loadVector(image + (y * width + x) * C + c, lanes)
-                            }
-                            for b in 0 ..< 6 {
-                                let r = WinogradConvolution.inputRows(d(0, b), d(1, b), d(2, b), d(3, b), d(4, b), d(5, b))
-                                (t[b], t[6 + b], t[12 + b], t[18 + b], t[24 + b], t[30 + b]) = r
-                            }
-                            let out = v + tile * C + c
-                            for a in 0 ..< 6 {
-                                let r = WinogradConvolution.inputRows(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
-                                let row = out + a * 6 * stride
-                                storeVector(r.0, row, lanes)
-                                storeVector(r.1, row + stride, lanes)
-                                storeVector(r.2, row + 2 * stride, lanes)
-                                storeVector(r.3, row + 3 * stride, lanes)
-                                storeVector(r.4, row + 4 * stride, lanes)
-                                storeVector(r.5, row + 5 * stride, lanes)
-                            }
-                        }
+                let y0 = ty * 4 - padTop, x0 = tx * 4 - padLeft
+                let inside = y0 >= 0 && y0 + 6 <= height && x0 >= 0 && x0 + 6 <= width
+                forEachChannelVector(C) { c, lanes in
+                    @inline(__always) func d(_ a: Int, _ b: Int) -> FloatVector {
+                        let y = y0 + a, x = x0 + b
+                        guard inside || (y >= 0 && y < height && x >= 0 && x < width) else { return FloatVector(repeating: 0) }
+                        return loadVector(image + (y * width + x) * C + c, lanes)
+                    }
+                    for b in 0 ..< 6 {
+                        let r = WinogradConvolution.inputRows(d(0, b), d(1, b), d(2, b), d(3, b), d(4, b), d(5, b))
+                        (t[b], t[6 + b], t[12 + b], t[18 + b], t[24 + b], t[30 + b]) = r
+                    }
+                    let out = v + tile * C + c
+                    for a in 0 ..< 6 {
+                        let r = WinogradConvolution.inputRows(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
+                        let row = out + a * 6 * stride
+                        storeVector(r.0, row, lanes)
+                        storeVector(r.1, row + stride, lanes)
+                        storeVector(r.2, row + 2 * stride, lanes)
+                        storeVector(r.3, row + 3 * stride, lanes)
+                        storeVector(r.4, row + 4 * stride, lanes)
+                        storeVector(r.5, row + 5 * stride, lanes)
                     }
                 }
             }
@@ -138,6 +133,16 @@ struct WinogradConvolution: Sendable {
         return (m0 + p + r, q + 2 * s, p + 4 * r, q + 8 * s + m5)
     }
 
+    /// Calls `body(n, ty, tx, tile)` for every tile of `count` images, tile = n·tilesPerImage + ty·tilesX + tx.
+    @inline(__always)
+    func forEachTile(count: Int, _ body: (_ n: Int, _ ty: Int, _ tx: Int, _ tile: Int) -> Void) {
+        for n in 0 ..< count {
+            for ty in 0 ..< tilesY {
+                for tx in 0 ..< tilesX { body(n, ty, tx, n * tilesPerImage + ty * tilesX + tx) }
+            }
+        }
+    }
+
     /// The α² products M[ξ] (T, O) = V[ξ] (T, C) · U[ξ] (C, O), through `sgemm`.
     func multiply(_ products: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ u: UnsafePointer<Float>, tiles T: Int,
                   sgemm: (_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) -> Void) {
@@ -151,38 +156,32 @@ struct WinogradConvolution: Sendable {
     /// (OH, OW, O) at `outputs`, the parts of edge tiles outside the image dropped.
     func transformOutput(_ outputs: UnsafeMutablePointer<Float>, products: UnsafePointer<Float>, count: Int,
                          bias: UnsafePointer<Float>?, relu: Bool) {
-        precondition(transform.m == 4, "the transforms are written out for F(4x4, 3x3)")
         let O = filters, T = count * tilesPerImage, stride = T * O
         withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 24) { buffer in
             let t = buffer.baseAddress!
-            for n in 0 ..< count {
+            forEachTile(count: count) { n, ty, tx, tile in
                 let image = outputs + n * outputHeight * outputWidth * O
-                for ty in 0 ..< tilesY {
-                    for tx in 0 ..< tilesX {
-                        let tile = n * tilesPerImage + ty * tilesX + tx
-                        let rows = min(4, outputHeight - ty * 4), columns = min(4, outputWidth - tx * 4)
-                        forEachChannelVector(O) { o, lanes in
-                            let m = products + tile * O + o
-                            @inline(__always) func load(_ xi: Int) -> FloatVector { loadVector(m + xi * stride, lanes) }
-                            for b in 0 ..< 6 {
-                                let r = WinogradConvolution.outputRows(load(b), load(6 + b), load(12 + b), load(18 + b), load(24 + b), load(30 + b))
-                                (t[b], t[6 + b], t[12 + b], t[18 + b]) = r
-                            }
-                            let base = bias.map { loadVector($0 + o, lanes) } ?? FloatVector(repeating: 0)
-                            for i in 0 ..< rows {
-                                let r = WinogradConvolution.outputRows(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
-                                let row = image + ((ty * 4 + i) * outputWidth + tx * 4) * O + o
-                                @inline(__always) func put(_ j: Int, _ value: FloatVector) {
-                                    var sum = value + base
-                                    if relu { sum.replace(with: 0, where: sum .< 0) }
-                                    storeVector(sum, row + j * O, lanes)
-                                }
-                                put(0, r.0)
-                                if columns > 1 { put(1, r.1) }
-                                if columns > 2 { put(2, r.2) }
-                                if columns > 3 { put(3, r.3) }
-                            }
+                let rows = min(4, outputHeight - ty * 4), columns = min(4, outputWidth - tx * 4)
+                forEachChannelVector(O) { o, lanes in
+                    let m = products + tile * O + o
+                    @inline(__always) func load(_ xi: Int) -> FloatVector { loadVector(m + xi * stride, lanes) }
+                    for b in 0 ..< 6 {
+                        let r = WinogradConvolution.outputRows(load(b), load(6 + b), load(12 + b), load(18 + b), load(24 + b), load(30 + b))
+                        (t[b], t[6 + b], t[12 + b], t[18 + b]) = r
+                    }
+                    let base = bias.map { loadVector($0 + o, lanes) } ?? FloatVector(repeating: 0)
+                    for i in 0 ..< rows {
+                        let r = WinogradConvolution.outputRows(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                        let row = image + ((ty * 4 + i) * outputWidth + tx * 4) * O + o
+                        @inline(__always) func put(_ j: Int, _ value: FloatVector) {
+                            var sum = value + base
+                            if relu { sum.replace(with: 0, where: sum .< 0) }
+                            storeVector(sum, row + j * O, lanes)
                         }
+                        put(0, r.0)
+                        if columns > 1 { put(1, r.1) }
+                        if columns > 2 { put(2, r.2) }
+                        if columns > 3 { put(3, r.3) }
                     }
                 }
             }
