@@ -34,9 +34,11 @@ for target in "${targets[@]}"; do
     binary="$out/fuzz-$target"
     if [ ! -x "$binary" ] || [ -n "$(find Sources/MNISTKit "$source" -newer "$binary" -name '*.swift' | head -1)" ]; then
         echo "Building $binary"
+        # The CPU check's C part, for baseline x86-64 as the fuzzers are (no level: no check).
+        clang -O -c Sources/CPUCheck/cpu_check.c -I Sources/CPUCheck/include -o "$out/cpu_check.o"
         swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name MNISTKit \
-            -I Sources/CBLAS -I Sources/CZlib -I Sources/CFloatMath -I Sources/CPNG -I "$out" \
-            $library "$source" -L "$out" -lSwiftProtobuf -lopenblas -lz -lpng16 -o "$binary"
+            -I Sources/CBLAS -I Sources/CZlib -I Sources/CFloatMath -I Sources/CPNG -I Sources/CPUCheck/include -I "$out" \
+            $library "$source" "$out/cpu_check.o" -L "$out" -lSwiftProtobuf -lopenblas -lz -lpng16 -o "$binary"
     fi
     mkdir -p "$out/corpus/$target"
     echo "Fuzzing $target for $seconds s"
