@@ -41,6 +41,9 @@ struct WinogradConvolution: Sendable {
     var tilesY: Int { (outputHeight + transform.m - 1) / transform.m }
     var tilesX: Int { (outputWidth + transform.m - 1) / transform.m }
     var tilesPerImage: Int { tilesY * tilesX }
+    /// Images per chunk: a few hundred tiles, so that each of the α² products is
+    /// a matrix sgemm runs at speed.
+    var chunk: Int { max(1, 512 / tilesPerImage) }
     /// Floats of the transformed kernel: α² matrices of (C, O).
     var kernelSize: Int { transform.alpha * transform.alpha * channels * filters }
     /// Floats of scratch for `images` images: the transformed inputs, then the products.

@@ -101,10 +101,6 @@ struct Conv2D: Layer {
     /// bias and activation pass reads them.
     var chunk: Int { max(1, (1 << 18) / (window.positions * (window.patchSize + filters))) }
 
-    /// Images per Winograd chunk: a few hundred tiles, so that each of the α²
-    /// products is a matrix sgemm runs at speed.
-    func winogradChunk(_ plan: WinogradConvolution) -> Int { max(1, 512 / plan.tilesPerImage) }
-
     /// im2col: 0, the columns (the whole batch's in training, kept for the
     /// kernel's gradient; a chunk per thread otherwise); 1, each thread's chunk
     /// of input gradient columns; 2, threads 1...'s partial kernel and bias
@@ -114,8 +110,8 @@ struct Conv2D: Layer {
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
         let columns = window.positions * window.patchSize
         if let forward = winograd {
-            let backward = training ? winogradInputGradient.map { $0.scratchSize(images: winogradChunk($0)) } ?? 0 : 0
-            let tiles = T * max(forward.scratchSize(images: winogradChunk(forward)), backward)
+            let backward = training ? winogradInputGradient.map { $0.scratchSize(images: $0.chunk) } ?? 0 : 0
+            let tiles = T * max(forward.scratchSize(images: forward.chunk), backward)
             guard training else { return [forward.kernelSize, tiles] }
             // 3 holds the kernel gradient's columns, or the input gradient's through col2im: a chunk per thread.
             return [forward.kernelSize, tiles, (T - 1) * (window.patchSize + 1) * filters, T * chunk * columns]
@@ -128,7 +124,7 @@ struct Conv2D: Layer {
     /// a chunk at a time, with its transformed kernel `u` and the thread's scratch.
     func runWinograd(_ plan: WinogradConvolution, _ context: StepContext, _ t: Int, inputs: UnsafePointer<Float>, outputs: UnsafeMutablePointer<Float>,
                      images: Range<Int>, u: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool) {
-        let chunk = winogradChunk(plan), inputSize = plan.height * plan.width * plan.channels
+        let chunk = plan.chunk, inputSize = plan.height * plan.width * plan.channels
         let outputSize = plan.outputHeight * plan.outputWidth * plan.filters, squares = plan.transform.alpha * plan.transform.alpha
         var s = images.lowerBound
         while s < images.upperBound {
