@@ -46,10 +46,12 @@ DATA ?= $(if $(findstring mnist-,$(CONFIG)),$(wildcard ../shared/data/mnist))
 bench: build
 	$(BIN)/mnist-bench --config $(CONFIG) $(if $(DATA),--data $(DATA))
 
-# The same run beside reference programs (needs pip): the seed model beside its Keras program and
-# NumPy by hand; CONFIG=mnist-cnn.json beside keras-io's convnet and the same model in PyTorch.
+# The same run beside reference programs (needs pip), for CONFIG or by default all four comparisons:
+# dense512.json beside its Keras program and NumPy by hand; mnist-cnn.json beside keras-io's convnet
+# and the same model in PyTorch; cnn.json beside the same layers in Keras; mnist-fast.json's whole
+# process, seeds 1-3, beside the same recipe in PyTorch.
 bench-reference: build
-	CONFIG=$(CONFIG) scripts/bench-reference.sh
+	CONFIG="$(if $(filter command line environment,$(origin CONFIG)),$(CONFIG))" scripts/bench-reference.sh
 
 # The library's API reference and article (DocC, through swift-docc-plugin); any warning fails.
 docs: setup

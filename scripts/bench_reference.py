@@ -1,8 +1,12 @@
-"""Reference timings for `make bench-reference`: the seed's Keras program and the
-same math written by hand in NumPy, on the same IDX files, in the same run as
-mnist-bench. Prints mnist-bench's JSON keys plus the references' and the ratios.
+"""Reference timings for `make bench-reference`, in the same run as mnist-bench
+and on the same IDX files: the seed model (dense512.json) beside its Keras
+program and the same math by hand in NumPy; keras-io's convnet (mnist-cnn.json)
+beside that program and the same model in PyTorch; any other spec (cnn.json)
+beside the same layers in Keras; and mnist-fast.json's whole process beside the
+same recipe in PyTorch, seed by seed. Prints one JSON object: mnist-bench's keys
+plus the references' and the ratios.
 
-Run as `bench_reference.py --data DIR --bench PATH`; the `keras` and `numpy`
+Run as `bench_reference.py --config NAME --data DIR --bench PATH`; the other
 subcommands run one reference in its own process (so peak RSS is its own).
 """
 import argparse
@@ -153,6 +157,35 @@ def run_keras_cnn(directory):
     return fit_keras(model, x, y, x_test, y_test)
 
 
+def config_path(config):
+    """A config by path, or by name from the repository's configs folder (as mnist-bench finds it)."""
+    if os.path.exists(config):
+        return config
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", config)
+
+
+def run_keras_spec(directory, config):
+    """Any spec's layers, optimizer and loss in Keras (keras_train.py's model),
+    trained by Keras' fit on all the training images: for cnn.json, the Fashion
+    stack with batch normalization, against which keras-io has no program."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    from keras_train import compiled
+
+    with open(config_path(config)) as f:
+        spec = json.load(f)
+    keras.utils.set_random_seed(1)
+    model = compiled(spec)
+    shape = (-1,) + tuple(spec["input_shape"])
+    images, labels = load_idx(directory, "train")
+    test_images, test_labels = load_idx(directory, "t10k")
+    x, x_test = images.reshape(shape).astype("float32") / 255, test_images.reshape(shape).astype("float32") / 255
+    y, y_test = keras.utils.to_categorical(labels, 10), keras.utils.to_categorical(test_labels, 10)
+    if spec.get("batch_size", 32) != BATCH:
+        raise SystemExit(f"error: {config}: the reference times batches of {BATCH}")
+    return fit_keras(model, x, y, x_test, y_test)
+
+
 def run_torch_cnn(directory):
     """The same convnet in PyTorch, as a competent user writes it: tensors
     preloaded as float32 NCHW, two threads, Adam with Keras' epsilon."""
@@ -254,14 +287,15 @@ def time_to_accuracy(bench, directory, config, seeds=(1, 2, 3)):
     return result
 
 
-def run_child(kind, directory):
-    output = subprocess.run([sys.executable, __file__, kind, "--data", directory], check=True, capture_output=True, text=True)
+def run_child(kind, directory, config):
+    output = subprocess.run([sys.executable, __file__, kind, "--data", directory, "--config", config], check=True, capture_output=True, text=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def main():
     parser = argparse.ArgumentParser()
-    runs = {"numpy": run_numpy, "keras": run_keras, "keras-cnn": run_keras_cnn, "torch-cnn": run_torch_cnn, "torch-fast": run_torch_fast}
+    runs = {"numpy": run_numpy, "keras": run_keras, "keras-cnn": run_keras_cnn, "keras-spec": run_keras_spec, "torch-cnn": run_torch_cnn,
+            "torch-fast": run_torch_fast}
     parser.add_argument("kind", nargs="?", choices=["all"] + list(runs), default="all")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -271,6 +305,9 @@ def main():
     if args.kind == "torch-fast":
         print(json.dumps(run_torch_fast(args.data, args.seed)))
         return
+    if args.kind == "keras-spec":
+        print(json.dumps(run_keras_spec(args.data, args.config)))
+        return
     if args.kind != "all":
         print(json.dumps(runs[args.kind](args.data)))
         return
@@ -278,14 +315,16 @@ def main():
         # A recipe judged by its time to a test accuracy, not by its epoch time.
         print(json.dumps(time_to_accuracy(args.bench, args.data, args.config)))
         return
-    # The seed model beside NumPy and Keras; the convnet beside Keras and PyTorch.
-    cnn = "cnn" in args.config
+    # The seed model beside NumPy and Keras; keras-io's convnet beside Keras and PyTorch;
+    # any other spec (cnn.json) beside the same layers in Keras.
+    name = os.path.basename(args.config)
     ours = json.loads(subprocess.run([args.bench, "--config", args.config, "--data", args.data], check=True, capture_output=True,
                                      text=True).stdout.strip().splitlines()[-1])
-    references = [("keras", "keras-cnn"), ("torch", "torch-cnn")] if cnn else [("numpy", "numpy"), ("keras", "keras")]
+    references = {"dense512.json": [("numpy", "numpy"), ("keras", "keras")],
+                  "mnist-cnn.json": [("keras", "keras-cnn"), ("torch", "torch-cnn")]}.get(name, [("keras", "keras-spec")])
     result = dict(ours)
     for name, kind in references:
-        reference = run_child(kind, args.data)
+        reference = run_child(kind, args.data, args.config)
         result[f"{name}_epoch_seconds"] = round(reference["epoch_seconds"], 3)
         result[f"{name}_over_ours"] = round(reference["epoch_seconds"] / ours["epoch_seconds"], 2)
         result[f"{name}_peak_rss_mb"] = round(reference["peak_rss_mb"], 1)

@@ -18,6 +18,30 @@ from bench_reference import load_idx  # noqa: E402
 from keras_from_checkpoint import build  # noqa: E402
 
 
+def compiled(spec):
+    """The spec's model built and compiled in Keras: its layers, optimizer (a
+    schedule as Keras' own class of the same name and arguments) and loss."""
+    import keras
+
+    spec.setdefault("input_shape", [28, 28])
+    model = build(spec)
+    optimizer = spec.get("optimizer", "rmsprop")
+    if isinstance(optimizer, dict):
+        config = {k: v for k, v in optimizer.items() if k != "type"}
+        rate = config.get("learning_rate")
+        if isinstance(rate, dict):
+            if rate["type"] == "one_cycle":
+                raise SystemExit("error: Keras has no one_cycle schedule")
+            name = "".join(part.capitalize() for part in rate["type"].split("_"))
+            config["learning_rate"] = getattr(keras.optimizers.schedules, name)(**{k: v for k, v in rate.items() if k != "type"})
+        optimizer = keras.optimizers.get({"class_name": optimizer["type"], "config": config})
+    loss = spec["loss"]
+    if isinstance(loss, dict):  # {"type": "categorical_crossentropy", "label_smoothing": 0.1}
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=loss.get("label_smoothing", 0.0))
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    return model
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("config")
@@ -31,23 +55,8 @@ def main():
     with open(args.config) as f:
         spec = json.load(f)
     keras.utils.set_random_seed(args.seed)
-    spec.setdefault("input_shape", [28, 28])
-    model = build(spec)
-    optimizer = spec.get("optimizer", "rmsprop")
-    if isinstance(optimizer, dict):
-        config = {k: v for k, v in optimizer.items() if k != "type"}
-        rate = config.get("learning_rate")
-        if isinstance(rate, dict):  # a schedule: Keras' own class of the same name and arguments
-            if rate["type"] == "one_cycle":
-                raise SystemExit("error: Keras has no one_cycle schedule")
-            name = "".join(part.capitalize() for part in rate["type"].split("_"))
-            config["learning_rate"] = getattr(keras.optimizers.schedules, name)(**{k: v for k, v in rate.items() if k != "type"})
-        optimizer = keras.optimizers.get({"class_name": optimizer["type"], "config": config})
-    loss = spec["loss"]
-    if isinstance(loss, dict):  # {"type": "categorical_crossentropy", "label_smoothing": 0.1}
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=loss.get("label_smoothing", 0.0))
+    model = compiled(spec)
     loss_name = spec["loss"]["type"] if isinstance(spec["loss"], dict) else spec["loss"]
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     shape = (-1,) + tuple(spec["input_shape"])
     images, labels = load_idx(args.data, "train")
     test_images, test_labels = load_idx(args.data, "t10k")

@@ -173,9 +173,9 @@ final class GradientCheckTests: XCTestCase {
     }
 
     /// Stride-1 3x3 convolutions over 8+ channels whose tiles fit run Winograd
-    /// F(4x4, 3x3): the second layer's forward (its input gradient, 10x10 from
-    /// 4x4 tiles, goes through col2im, and its kernel gradient through im2col
-    /// chunks), the third's forward and input gradient (8x8 both ways).
+    /// F(4x4, 3x3): the second layer's forward and kernel gradient (its input
+    /// gradient, 10x10 from 4x4 tiles, goes through col2im), the third's in all
+    /// three passes (8x8 both ways).
     func testWinogradConvolutions() throws {
         try check([try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 1, "activation": "tanh"}"#),
                    try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "sigmoid"}"#),

@@ -21,7 +21,7 @@ struct Conv2D: Layer {
     var kernel = 0
     var bias: Int?
     /// Winograd's forward pass, when the layer uses it; then the kernel's gradient
-    /// comes from im2col a chunk at a time in the backward pass.
+    /// comes from the same tiles (the forward keeps their transform in training).
     var winograd: WinogradConvolution?
     /// Winograd's input-gradient pass, when the layer uses it (else col2im).
     var winogradInputGradient: WinogradConvolution?
@@ -63,7 +63,7 @@ struct Conv2D: Layer {
         let inputGradient = WinogradConvolution(transform: .f4, height: g.outputHeight, width: g.outputWidth, channels: filters,
                                                 outputHeight: g.height, outputWidth: g.width, filters: g.channels, padTop: 2 - g.padTop, padLeft: 2 - g.padLeft)
         winograd = Conv2D.choosesWinograd(g, filters: filters, forward) ? forward : nil
-        winogradInputGradient = winograd != nil && Conv2D.choosesWinograd(g, filters: filters, inputGradient) ? inputGradient : nil
+        winogradInputGradient = winograd != nil && (Conv2D.choosesWinograd(g, filters: filters, inputGradient)) ? inputGradient : nil
         return [window.outputHeight, window.outputWidth, filters]
     }
 
@@ -106,15 +106,18 @@ struct Conv2D: Layer {
     /// of input gradient columns; 2, threads 1...'s partial kernel and bias
     /// gradients. Winograd: 0, the transformed kernel (the forward's, then the
     /// input gradient's); 1, each thread's transformed tiles and products;
-    /// 2, the partials; 3, each thread's chunk of columns for the kernel's gradient.
+    /// 2, every thread's Winograd-domain kernel gradient, then threads 1...'s
+    /// bias gradients; 3, each thread's chunk of columns for col2im; 4, the
+    /// whole batch's transformed input tiles, kept for the kernel's gradient.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
         let columns = window.positions * window.patchSize
         if let forward = winograd {
             let backward = training ? winogradInputGradient.map { $0.scratchSize(images: $0.chunk) } ?? 0 : 0
             let tiles = T * max(forward.scratchSize(images: forward.chunk), backward)
             guard training else { return [forward.kernelSize, tiles] }
-            // 3 holds the kernel gradient's columns, or the input gradient's through col2im: a chunk per thread.
-            return [forward.kernelSize, tiles, (T - 1) * (window.patchSize + 1) * filters, T * chunk * columns]
+            let squares = forward.transform.alpha * forward.transform.alpha
+            return [forward.kernelSize, tiles, T * forward.kernelGradientSize + (T - 1) * filters,
+                    winogradInputGradient == nil ? T * chunk * columns : 0, squares * B * forward.tilesPerImage * window.channels]
         }
         guard training else { return [T * chunk * columns] }
         return [B * columns, T * chunk * columns, (T - 1) * (window.patchSize + 1) * filters]
@@ -122,17 +125,21 @@ struct Conv2D: Layer {
 
     /// Runs `plan` on `count` images from `inputs` into `outputs` on thread t,
     /// a chunk at a time, with its transformed kernel `u` and the thread's scratch.
+    /// With `keptTiles` (the batch's transformed inputs, as `transformInput` lays
+    /// out `batchTiles` tiles), the input tiles are transformed there, not in scratch.
     func runWinograd(_ plan: WinogradConvolution, _ context: StepContext, _ t: Int, inputs: UnsafePointer<Float>, outputs: UnsafeMutablePointer<Float>,
-                     images: Range<Int>, u: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool) {
-        let chunk = plan.chunk, inputSize = plan.height * plan.width * plan.channels
+                     images: Range<Int>, u: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool,
+                     keptTiles: UnsafeMutablePointer<Float>? = nil, batchTiles: Int = 0) {
+        let chunk = plan.chunk, inputSize = plan.height * plan.width * plan.channels, C = plan.channels, O = plan.filters
         let outputSize = plan.outputHeight * plan.outputWidth * plan.filters, squares = plan.transform.alpha * plan.transform.alpha
         var s = images.lowerBound
         while s < images.upperBound {
             let n = min(chunk, images.upperBound - s), tiles = n * plan.tilesPerImage
-            let v = scratch, products = scratch + squares * tiles * plan.channels
-            plan.transformInput(v, images: inputs + s * inputSize, count: n)
-            plan.multiply(products, v, u, tiles: tiles) { m, n, k, a, b, c in
-                context.sgemm(t, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+            let (v, stride) = keptTiles.map { ($0 + s * plan.tilesPerImage * C, batchTiles * C) } ?? (scratch, tiles * C)
+            let products = scratch + squares * tiles * C
+            plan.transformInput(v, images: inputs + s * inputSize, count: n, stride: stride)
+            for xi in 0 ..< squares {
+                context.sgemm(t, m: tiles, n: O, k: C, a: v + xi * stride, lda: C, b: u + xi * C * O, ldb: O, c: products + xi * tiles * O, ldc: O)
             }
             plan.transformOutput(outputs + s * outputSize, products: products, count: n, bias: bias, relu: relu)
             s += n
@@ -165,9 +172,10 @@ struct Conv2D: Layer {
             // The kernel's transform, its input channels split between the threads; then each thread's images.
             let u = io.scratch[0].pointer, T = context.threads, perThread = io.scratch[1].count / T
             context.run { t in plan.transformKernel(u, kernel: w + kernel, rows: partition(g.channels, parts: T, part: t, alignment: 1), flipped: false) }
+            let kept = io.training ? io.scratch[4].pointer : nil
             context.run(rows: io.B) { t, images in
                 runWinograd(plan, context, t, inputs: io.inp, outputs: io.out, images: images, u: u, scratch: io.scratch[1].pointer + t * perThread,
-                            bias: bias, relu: activation == .relu)
+                            bias: bias, relu: activation == .relu, keptTiles: kept, batchTiles: io.B * plan.tilesPerImage)
                 if activation != .relu, activation != .linear, !images.isEmpty {
                     biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation)
                 }
@@ -214,11 +222,13 @@ struct Conv2D: Layer {
             let u = io.scratch[0].pointer
             context.run { t in plan.transformKernel(u, kernel: w + kernel, rows: partition(O, parts: T, part: t, alignment: 1), flipped: true) }
         }
+        // Winograd: thread t's kernel gradient M at t·α²·C·O, its bias gradient after all of them.
+        let winogradSize = winograd?.kernelGradientSize ?? 0
         context.run(rows: io.B) { t, images in
-            let dkernel = t == 0 ? dw + kernel : partials + (t - 1) * (K + 1) * O
-            let dbias = t == 0 ? bias.map { dw + $0 } : dkernel + K * O
+            let dkernel = winograd != nil ? partials + t * winogradSize : t == 0 ? dw + kernel : partials + (t - 1) * (K + 1) * O
+            let dbias = t == 0 ? bias.map { dw + $0 } : winograd != nil ? partials + T * winogradSize + (t - 1) * O : dkernel + K * O
             guard !images.isEmpty else {
-                dkernel.update(repeating: 0, count: K * O)
+                dkernel.update(repeating: 0, count: winograd != nil ? winogradSize : K * O)
                 dbias?.update(repeating: 0, count: O)
                 return
             }
@@ -237,15 +247,18 @@ struct Conv2D: Layer {
                     inputGradientByCol2im(io, context, t, dinp: dinp, dout: dout, images: images, dcols: dcols)
                 }
             }
-            if winograd != nil {
-                // No columns were kept: im2col a chunk at a time, the products added up in order.
-                let cols = io.scratch[3].pointer + t * chunk * P * K
+            if let plan = winograd {
+                // M[ξ] = Σ V[ξ]ᵀ Y[ξ] over the thread's tiles, a chunk at a time, V kept by the forward pass.
+                let tilesPerImage = plan.tilesPerImage, batchStride = io.B * tilesPerImage * g.channels, squares = plan.transform.alpha * plan.transform.alpha
+                let y = io.scratch[1].pointer + t * (io.scratch[1].count / T), kept = UnsafePointer(io.scratch[4].pointer)
                 var s = images.lowerBound
                 while s < images.upperBound {
-                    let n = min(chunk, images.upperBound - s)
-                    for j in 0 ..< n { im2col(cols + j * P * K, io.inp + (s + j) * g.inputSize, g) }
-                    context.sgemm(t, transposeA: true, m: K, n: O, k: n * P, a: cols, lda: K, b: dout + s * P * O, ldb: O,
-                                  beta: s == images.lowerBound ? 0 : 1, c: dkernel, ldc: O)
+                    let n = min(plan.chunk, images.upperBound - s), tiles = n * tilesPerImage
+                    plan.transformOutputGradient(y, gradients: dout + s * P * O, count: n)
+                    for xi in 0 ..< squares {
+                        context.sgemm(t, transposeA: true, m: g.channels, n: O, k: tiles, a: kept + xi * batchStride + s * tilesPerImage * g.channels, lda: g.channels,
+                                      b: y + xi * tiles * O, ldb: O, beta: s == images.lowerBound ? 0 : 1, c: dkernel + xi * g.channels * O, ldc: O)
+                    }
                     s += n
                 }
             } else if transposesColumns {
@@ -257,7 +270,13 @@ struct Conv2D: Layer {
         }
         context.run { t in
             let mine = partition(K, parts: T, part: t, alignment: 1), myOutputs = partition(O, parts: T, part: t, alignment: 1)
-            for other in 1 ..< T {
+            if let plan = winograd {
+                plan.kernelGradient(dw + kernel, partials: (0 ..< T).map { UnsafePointer(partials + $0 * winogradSize) }, rows: mine)
+                for other in 1 ..< T {
+                    if let bias { for o in myOutputs { dw[bias + o] += partials[T * winogradSize + (other - 1) * O + o] } }
+                }
+            }
+            for other in 1 ..< T where winograd == nil {
                 let partial = UnsafePointer(partials + (other - 1) * (K + 1) * O)
                 for k in mine.lowerBound * O ..< mine.upperBound * O { dw[kernel + k] += partial[k] }
                 if let bias { for o in myOutputs { dw[bias + o] += partial[K * O + o] } }

@@ -87,10 +87,78 @@ final class ConvolutionLayerTests: XCTestCase {
         }
     }
 
+    /// A step's gradients against direct loops: a 1x1 convolution (so the second
+    /// layer's input gradient is needed), then the layer under test, both linear,
+    /// under mean squared error, whose output gradient is 2 (y - onehot) / (B·outputs).
+    /// The loops give the second layer's kernel and bias gradients, its input
+    /// gradient, and from that the first layer's kernel gradient. Cases: Winograd
+    /// forward and kernel gradient with col2im input gradient (10x10, 13x13 with
+    /// partial edge tiles), Winograd in all three passes (8x8 "same"), and im2col
+    /// (stride 2, "same"). One thread and two (partial sums added in order).
+    func testConv2DGradientsMatchADirectLoop() throws {
+        // (input, filters, strides, padding, Winograd)
+        let cases: [([Int], Int, Int, String, Bool)] = [
+            ([10, 10, 9], 8, 1, "valid", true), ([13, 13, 8], 10, 1, "valid", true),
+            ([8, 8, 9], 9, 1, "same", true), ([7, 5, 3], 4, 2, "same", false),
+        ]
+        for (input, O, stride, padding, winograd) in cases {
+            let (H, W, C, Cin, B) = (input[0], input[1], input[2], 2, 5)
+            let first = try layer(#"{"type": "conv2d", "filters": \#(C), "kernel_size": 1}"#)
+            let second = try layer(#"{"type": "conv2d", "filters": \#(O), "kernel_size": 3, "strides": \#(stride), "padding": "\#(padding)"}"#)
+            let model = try model([first, second], input: [H, W, Cin])
+            let p = model.parameters.array
+            let (k1, b1) = (Array(p[0 ..< Cin * C]), Array(p[Cin * C ..< Cin * C + C]))
+            let k2Start = Cin * C + C, k2 = Array(p[k2Start ..< k2Start + 9 * C * O])
+            let b2 = Array(p[k2Start + 9 * C * O ..< k2Start + 9 * C * O + O])
+            let x = randomInputs(B * H * W * Cin)
+            let (OH, top) = geometry(H, 3, stride, same: padding == "same"), (OW, left) = geometry(W, 3, stride, same: padding == "same")
+            let outputs = OH * OW * O
+            var generator = RandomGenerator(seed: 3)
+            let labels = (0 ..< B).map { _ in Int32(generator.nextIndex(below: outputs)) }
+            // Forward and backward by direct loops.
+            let h = naiveConvolution(x, B: B, H: H, W: W, C: Cin, kernel: k1, bias: b1, kh: 1, kw: 1, O: C, sy: 1, sx: 1, same: false)
+            let y = naiveConvolution(h, B: B, H: H, W: W, C: C, kernel: k2, bias: b2, kh: 3, kw: 3, O: O, sy: stride, sx: stride, same: padding == "same")
+            var dy = y
+            for b in 0 ..< B { for i in 0 ..< outputs { dy[b * outputs + i] = 2 * (y[b * outputs + i] - (Int32(i) == labels[b] ? 1 : 0)) / Float(B * outputs) } }
+            var dk2 = [Float](repeating: 0, count: 9 * C * O), db2 = [Float](repeating: 0, count: O)
+            var dh = [Float](repeating: 0, count: B * H * W * C)
+            for b in 0 ..< B { for oy in 0 ..< OH { for ox in 0 ..< OW { for o in 0 ..< O {
+                let g = dy[((b * OH + oy) * OW + ox) * O + o]
+                db2[o] += g
+                for ky in 0 ..< 3 { for kx in 0 ..< 3 { for c in 0 ..< C {
+                    let yy = oy * stride + ky - top, xx = ox * stride + kx - left
+                    guard yy >= 0, yy < H, xx >= 0, xx < W else { continue }
+                    dk2[((ky * 3 + kx) * C + c) * O + o] += g * h[((b * H + yy) * W + xx) * C + c]
+                    dh[((b * H + yy) * W + xx) * C + c] += g * k2[((ky * 3 + kx) * C + c) * O + o]
+                } } }
+            } } } }
+            var dk1 = [Float](repeating: 0, count: Cin * C), db1 = [Float](repeating: 0, count: C)
+            for pixel in 0 ..< B * H * W { for c in 0 ..< C {
+                db1[c] += dh[pixel * C + c]
+                for i in 0 ..< Cin { dk1[i * C + c] += x[pixel * Cin + i] * dh[pixel * C + c] }
+            } }
+            // Winograd's transforms round differently from a direct sum (gradients are small here: compare to their scale).
+            let tolerance: Float = winograd ? 2e-4 : 2e-5
+            for threads in [1, 2] {
+                let workspace = model.makeWorkspace(capacity: B, training: true, threads: threads)
+                model.load(workspace, inputs: x, labels: labels)
+                var dropout = RandomGenerator(seed: 1)
+                _ = model.lossAndGradients(workspace, B: B, workers: threads == 1 ? .serial : WorkerPool(count: 2), dropout: &dropout)
+                let gradients = model.parameterGradients.array
+                for (name, expected, start) in [("first kernel", dk1, 0), ("first bias", db1, Cin * C), ("second kernel", dk2, k2Start),
+                                                ("second bias", db2, k2Start + 9 * C * O)] {
+                    let scale = expected.map(abs).max()!
+                    let actual = gradients[start ..< start + expected.count].map { $0 / scale }
+                    assertClose(actual, expected.map { $0 / scale }, tolerance: tolerance, "\(name), \(input) \(padding) stride \(stride), \(threads) thread(s)")
+                }
+            }
+        }
+    }
+
     /// The products a step makes: a 3x3 layer over 8 channels whose 8x8 output
     /// is whole 4x4 tiles runs Winograd forward (36 products of (tiles, C) by
-    /// (C, O)); its 10x10 input gradient (tiles would cover 1.44x) goes through
-    /// col2im. With the plain algorithms (the benchmark's bound) it is im2col's
+    /// (C, O)) and its kernel gradient on the same tiles; its 10x10 input gradient
+    /// (tiles would cover 1.44x) goes through col2im. With the plain algorithms (the benchmark's bound) it is im2col's
     /// one product of (positions, 9·C) by (9·C, O) per chunk instead.
     func testWinogradProductsWhereTilesFitAndThePlainOnesForTheBound() throws {
         var spec = ModelSpec(layers: [try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 1}"#),
@@ -107,6 +175,12 @@ final class ConvolutionLayerTests: XCTestCase {
         XCTAssertEqual(im2colForward(own).count, 0)
         XCTAssertEqual(im2colForward(plain).count, 1)
         XCTAssertFalse(plain.contains { $0.m == 16 })
+        // The kernel's gradient: 36 products of (C, tiles) by (tiles, O) on the forward's tiles,
+        // or im2col's (9·C, positions) by (positions, O) in the plain algorithms.
+        let winogradKernelGradient = { (calls: [GEMMCall]) in calls.filter { $0.transposeA && $0.m == 8 && $0.k == 16 && $0.n == 8 } }
+        XCTAssertEqual(winogradKernelGradient(own).count, 36)
+        XCTAssertEqual(winogradKernelGradient(plain).count, 0)
+        XCTAssertEqual(plain.filter { $0.transposeA && $0.m == 72 && $0.k == 4 * 64 && $0.n == 8 }.count, 1)
         // The input gradient goes through col2im in both: (positions, O) by (O, 9·C).
         for calls in [own, plain] { XCTAssertEqual(calls.filter { $0.transposeB && $0.k == 8 && $0.n == 72 }.count, 1) }
     }
