@@ -17,9 +17,41 @@ struct MaxPooling2D: Pooling2DLayer {
         training ? [B * window.positions * window.channels] : []
     }
 
+    /// Keras' default pool, 2x2 with strides 2, every window inside the image:
+    /// four inputs at fixed offsets, written out (no window bounds, no loop).
+    var isPlainTwoByTwo: Bool {
+        let g = window
+        return g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideY == 2 && g.strideX == 2 && g.padTop == 0 && g.padLeft == 0
+            && 2 * g.outputHeight <= g.height && 2 * g.outputWidth <= g.width
+    }
+
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let g = window, C = g.channels, outSize = g.positions * C
         let argmax = io.scratch.first?.pointer
+        if isPlainTwoByTwo {
+            context.run(rows: io.B) { _, images in
+                for b in images {
+                    let image = io.inp + b * g.inputSize
+                    for oy in 0 ..< g.outputHeight {
+                        for ox in 0 ..< g.outputWidth {
+                            let at = b * outSize + (oy * g.outputWidth + ox) * C, topLeft = image + (2 * oy * g.width + 2 * ox) * C
+                            forEachChannelVector(C) { c, width in
+                                let v0 = loadVector(topLeft + c, width), v1 = loadVector(topLeft + C + c, width)
+                                let v2 = loadVector(topLeft + g.width * C + c, width), v3 = loadVector(topLeft + (g.width + 1) * C + c, width)
+                                // The first maximum on ties, as the general loop (strictly larger replaces).
+                                var best = v0, position = FloatVector(repeating: 0)
+                                position.replace(with: 1, where: v1 .> best); best.replace(with: v1, where: v1 .> best)
+                                position.replace(with: 2, where: v2 .> best); best.replace(with: v2, where: v2 .> best)
+                                position.replace(with: 3, where: v3 .> best); best.replace(with: v3, where: v3 .> best)
+                                storeVector(best, io.out + at + c, width)
+                                if let argmax { storeVector(position, argmax + at + c, width) }
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         context.run(rows: io.B) { _, images in
             for b in images {
                 let image = io.inp + b * g.inputSize
@@ -62,7 +94,24 @@ struct MaxPooling2D: Pooling2DLayer {
             if !disjoint || g.outputHeight * g.strideY < g.height || g.outputWidth * g.strideX < g.width || g.padTop > 0 || g.padLeft > 0 {
                 mine.update(repeating: 0, count: images.count * g.inputSize)
             }
-            for b in images {
+            for b in images where isPlainTwoByTwo {
+                let gradient = dinp + b * g.inputSize
+                for oy in 0 ..< g.outputHeight {
+                    for ox in 0 ..< g.outputWidth {
+                        let at = b * outSize + (oy * g.outputWidth + ox) * C, topLeft = gradient + (2 * oy * g.width + 2 * ox) * C
+                        forEachChannelVector(C) { c, width in
+                            var dy = loadVector(dout + at + c, width)
+                            if let activation { dy = activationGradient(dy, output: loadVector(io.out + at + c, width), activation) }
+                            let position = loadVector(argmax + at + c, width), zero = FloatVector(repeating: 0)
+                            storeVector(zero.replacing(with: dy, where: position .== 0), topLeft + c, width)
+                            storeVector(zero.replacing(with: dy, where: position .== 1), topLeft + C + c, width)
+                            storeVector(zero.replacing(with: dy, where: position .== 2), topLeft + g.width * C + c, width)
+                            storeVector(zero.replacing(with: dy, where: position .== 3), topLeft + (g.width + 1) * C + c, width)
+                        }
+                    }
+                }
+            }
+            for b in images where !isPlainTwoByTwo {
                 let gradient = dinp + b * g.inputSize
                 for oy in 0 ..< g.outputHeight {
                     for ox in 0 ..< g.outputWidth {

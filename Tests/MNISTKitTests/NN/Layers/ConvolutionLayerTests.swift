@@ -237,6 +237,8 @@ final class ConvolutionLayerTests: XCTestCase {
         let cases: [([Int], [Int], [Int]?, String)] = [
             ([6, 6, 3], [2, 2], nil, "valid"),
             ([7, 7, 2], [2, 2], nil, "valid"), // the last row and column fall outside every window
+            ([4, 6, 19], [2, 2], nil, "valid"), // Keras' default pool (written out) over a vector and a tail
+            ([5, 4, 3], [2, 2], nil, "same"), // the last row's windows run past the edge: the general loop
             ([7, 5, 17], [3, 3], [2, 2], "same"), // overlapping windows, 17 channels (a vector and a tail)
             ([5, 8, 1], [2, 3], [1, 2], "valid"),
             ([6, 6, 4], [2, 2], [3, 3], "same"), // gaps between windows
