@@ -170,17 +170,13 @@ def run_keras_spec(directory, config):
     stack with batch normalization, against which keras-io has no program."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
-    from keras_train import compiled
+    from keras_train import compiled, spec_data
 
     with open(config_path(config)) as f:
         spec = json.load(f)
     keras.utils.set_random_seed(1)
     model = compiled(spec)
-    shape = (-1,) + tuple(spec["input_shape"])
-    images, labels = load_idx(directory, "train")
-    test_images, test_labels = load_idx(directory, "t10k")
-    x, x_test = images.reshape(shape).astype("float32") / 255, test_images.reshape(shape).astype("float32") / 255
-    y, y_test = keras.utils.to_categorical(labels, 10), keras.utils.to_categorical(test_labels, 10)
+    x, y, x_test, y_test = spec_data(spec, directory)
     if spec.get("batch_size", 32) != BATCH:
         raise SystemExit(f"error: {config}: the reference times batches of {BATCH}")
     return fit_keras(model, x, y, x_test, y_test)

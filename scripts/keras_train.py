@@ -42,6 +42,22 @@ def compiled(spec):
     return model
 
 
+def spec_data(spec, directory):
+    """The training and test images scaled to [0, 1] in the spec's input shape, and
+    their labels, one-hot where the loss is categorical cross-entropy."""
+    import keras
+
+    loss_name = spec["loss"]["type"] if isinstance(spec["loss"], dict) else spec["loss"]
+    shape = (-1,) + tuple(spec["input_shape"])
+    images, labels = load_idx(directory, "train")
+    test_images, test_labels = load_idx(directory, "t10k")
+    x, x_test = images.reshape(shape).astype("float32") / 255, test_images.reshape(shape).astype("float32") / 255
+    one_hot = loss_name == "categorical_crossentropy"
+    y = keras.utils.to_categorical(labels, 10) if one_hot else labels
+    y_test = keras.utils.to_categorical(test_labels, 10) if one_hot else test_labels
+    return x, y, x_test, y_test
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("config")
@@ -56,14 +72,7 @@ def main():
         spec = json.load(f)
     keras.utils.set_random_seed(args.seed)
     model = compiled(spec)
-    loss_name = spec["loss"]["type"] if isinstance(spec["loss"], dict) else spec["loss"]
-    shape = (-1,) + tuple(spec["input_shape"])
-    images, labels = load_idx(args.data, "train")
-    test_images, test_labels = load_idx(args.data, "t10k")
-    x, x_test = images.reshape(shape).astype("float32") / 255, test_images.reshape(shape).astype("float32") / 255
-    one_hot = loss_name == "categorical_crossentropy"
-    y = keras.utils.to_categorical(labels, 10) if one_hot else labels
-    y_test = keras.utils.to_categorical(test_labels, 10) if one_hot else test_labels
+    x, y, x_test, y_test = spec_data(spec, args.data)
     epochs = args.epochs or spec.get("epochs", 1)
     start = time.perf_counter()
     model.fit(x, y, batch_size=spec.get("batch_size", 32), epochs=epochs, validation_split=spec.get("validation_split", 0.0),

@@ -110,13 +110,7 @@ struct WinogradConvolution: Sendable {
                     let out = v + tile * C + c
                     for a in 0 ..< 6 {
                         let r = WinogradConvolution.inputRows(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
-                        let row = out + a * 6 * stride
-                        storeVector(r.0, row, lanes)
-                        storeVector(r.1, row + stride, lanes)
-                        storeVector(r.2, row + 2 * stride, lanes)
-                        storeVector(r.3, row + 3 * stride, lanes)
-                        storeVector(r.4, row + 4 * stride, lanes)
-                        storeVector(r.5, row + 5 * stride, lanes)
+                        WinogradConvolution.storeRow(r, out + a * 6 * stride, stride: stride, lanes)
                     }
                 }
             }
@@ -129,6 +123,18 @@ struct WinogradConvolution: Sendable {
         -> (FloatVector, FloatVector, FloatVector, FloatVector, FloatVector, FloatVector) {
         let a = d4 - 4 * d2, b = d3 - 4 * d1, e = d4 - d2, f = 2 * (d3 - d1)
         return (4 * d0 - 5 * d2 + d4, a + b, a - b, e + f, e - f, 4 * d1 - 5 * d3 + d5)
+    }
+
+    /// One row of six transformed values, each into its own ξ matrix, `stride` floats apart.
+    @inline(__always)
+    static func storeRow(_ r: (FloatVector, FloatVector, FloatVector, FloatVector, FloatVector, FloatVector),
+                         _ row: UnsafeMutablePointer<Float>, stride: Int, _ lanes: Int) {
+        storeVector(r.0, row, lanes)
+        storeVector(r.1, row + stride, lanes)
+        storeVector(r.2, row + 2 * stride, lanes)
+        storeVector(r.3, row + 3 * stride, lanes)
+        storeVector(r.4, row + 4 * stride, lanes)
+        storeVector(r.5, row + 5 * stride, lanes)
     }
 
     /// Aᵀ applied to six values.
@@ -221,32 +227,23 @@ struct WinogradConvolution: Sendable {
                     let out = y + tile * O + o
                     for a in 0 ..< 6 {
                         let r = WinogradConvolution.outputGradientRows(t[a * 4], t[a * 4 + 1], t[a * 4 + 2], t[a * 4 + 3])
-                        let row = out + a * 6 * stride
-                        storeVector(r.0, row, lanes)
-                        storeVector(r.1, row + stride, lanes)
-                        storeVector(r.2, row + 2 * stride, lanes)
-                        storeVector(r.3, row + 3 * stride, lanes)
-                        storeVector(r.4, row + 4 * stride, lanes)
-                        storeVector(r.5, row + 5 * stride, lanes)
+                        WinogradConvolution.storeRow(r, out + a * 6 * stride, stride: stride, lanes)
                     }
                 }
             }
         }
     }
 
-    /// Floats of one Winograd-domain kernel gradient M: α² matrices of (C, O).
-    var kernelGradientSize: Int { kernelSize }
-
     /// Rows `rows` of dW (3, 3, C, O), each row r = (ky·3 + kx)·C + c, written to
-    /// `gradient` (the kernel's layout) as Gᵀ (Σ over `partials`) G: the partial
-    /// M of every thread, added in order.
-    func kernelGradient(_ gradient: UnsafeMutablePointer<Float>, partials: [UnsafePointer<Float>], rows: Range<Int>) {
+    /// `gradient` (the kernel's layout) as Gᵀ (Σ M) G: the `count` partial M
+    /// (each `kernelSize` floats, like U) `stride` floats apart, added in order.
+    func kernelGradient(_ gradient: UnsafeMutablePointer<Float>, partials: UnsafePointer<Float>, count: Int, stride: Int, rows: Range<Int>) {
         let alpha = transform.alpha, C = channels, O = filters, G = transform.kernelMatrix
         for r in rows {
             let ky = r / (3 * C), kx = r / C % 3, c = r % C
             forEachChannelVector(O) { o, lanes in
                 var sum = FloatVector(repeating: 0)
-                for partial in partials {
+                for partial in (0 ..< count).lazy.map({ partials + $0 * stride }) {
                     for i in 0 ..< alpha where G[i * 3 + ky] != 0 {
                         for j in 0 ..< alpha where G[j * 3 + kx] != 0 {
                             let m = loadVector(partial + ((i * alpha + j) * C + c) * O + o, lanes)

@@ -63,7 +63,7 @@ struct Conv2D: Layer {
         let inputGradient = WinogradConvolution(transform: .f4, height: g.outputHeight, width: g.outputWidth, channels: filters,
                                                 outputHeight: g.height, outputWidth: g.width, filters: g.channels, padTop: 2 - g.padTop, padLeft: 2 - g.padLeft)
         winograd = Conv2D.choosesWinograd(g, filters: filters, forward) ? forward : nil
-        winogradInputGradient = winograd != nil && (Conv2D.choosesWinograd(g, filters: filters, inputGradient)) ? inputGradient : nil
+        winogradInputGradient = winograd != nil && Conv2D.choosesWinograd(g, filters: filters, inputGradient) ? inputGradient : nil
         return [window.outputHeight, window.outputWidth, filters]
     }
 
@@ -106,8 +106,8 @@ struct Conv2D: Layer {
     /// of input gradient columns; 2, threads 1...'s partial kernel and bias
     /// gradients. Winograd: 0, the transformed kernel (the forward's, then the
     /// input gradient's); 1, each thread's transformed tiles and products;
-    /// 2, every thread's Winograd-domain kernel gradient, then threads 1...'s
-    /// bias gradients; 3, each thread's chunk of columns for col2im; 4, the
+    /// 2, every thread's partial Winograd-domain kernel gradient and bias
+    /// gradient (see `partialGradientSize`); 3, each thread's chunk of columns for col2im; 4, the
     /// whole batch's transformed input tiles, kept for the kernel's gradient.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
         let columns = window.positions * window.patchSize
@@ -116,12 +116,17 @@ struct Conv2D: Layer {
             let tiles = T * max(forward.scratchSize(images: forward.chunk), backward)
             guard training else { return [forward.kernelSize, tiles] }
             let squares = forward.transform.alpha * forward.transform.alpha
-            return [forward.kernelSize, tiles, T * forward.kernelGradientSize + (T - 1) * filters,
+            return [forward.kernelSize, tiles, T * partialGradientSize,
                     winogradInputGradient == nil ? T * chunk * columns : 0, squares * B * forward.tilesPerImage * window.channels]
         }
         guard training else { return [T * chunk * columns] }
-        return [B * columns, T * chunk * columns, (T - 1) * (window.patchSize + 1) * filters]
+        return [B * columns, T * chunk * columns, (T - 1) * partialGradientSize]
     }
+
+    /// Floats of one thread's partial gradients: the kernel's (Winograd's M, α²·C·O,
+    /// or (K, O) through im2col), then the bias'. Through im2col thread 0 writes
+    /// straight into the gradients; Winograd's M needs its own for every thread.
+    var partialGradientSize: Int { (winograd?.kernelSize ?? window.patchSize * filters) + filters }
 
     /// Runs `plan` on `count` images from `inputs` into `outputs` on thread t,
     /// a chunk at a time, with its transformed kernel `u` and the thread's scratch.
@@ -222,13 +227,13 @@ struct Conv2D: Layer {
             let u = io.scratch[0].pointer
             context.run { t in plan.transformKernel(u, kernel: w + kernel, rows: partition(O, parts: T, part: t, alignment: 1), flipped: true) }
         }
-        // Winograd: thread t's kernel gradient M at t·α²·C·O, its bias gradient after all of them.
-        let winogradSize = winograd?.kernelGradientSize ?? 0
+        let partialSize = partialGradientSize, kernelPart = partialSize - O
+        let partial = { (t: Int) in partials + (winograd != nil ? t : t - 1) * partialSize }
         context.run(rows: io.B) { t, images in
-            let dkernel = winograd != nil ? partials + t * winogradSize : t == 0 ? dw + kernel : partials + (t - 1) * (K + 1) * O
-            let dbias = t == 0 ? bias.map { dw + $0 } : winograd != nil ? partials + T * winogradSize + (t - 1) * O : dkernel + K * O
+            let dkernel = winograd == nil && t == 0 ? dw + kernel : partial(t)
+            let dbias = t == 0 ? bias.map { dw + $0 } : partial(t) + kernelPart
             guard !images.isEmpty else {
-                dkernel.update(repeating: 0, count: winograd != nil ? winogradSize : K * O)
+                dkernel.update(repeating: 0, count: kernelPart)
                 dbias?.update(repeating: 0, count: O)
                 return
             }
@@ -270,16 +275,11 @@ struct Conv2D: Layer {
         }
         context.run { t in
             let mine = partition(K, parts: T, part: t, alignment: 1), myOutputs = partition(O, parts: T, part: t, alignment: 1)
-            if let plan = winograd {
-                plan.kernelGradient(dw + kernel, partials: (0 ..< T).map { UnsafePointer(partials + $0 * winogradSize) }, rows: mine)
-                for other in 1 ..< T {
-                    if let bias { for o in myOutputs { dw[bias + o] += partials[T * winogradSize + (other - 1) * O + o] } }
-                }
-            }
-            for other in 1 ..< T where winograd == nil {
-                let partial = UnsafePointer(partials + (other - 1) * (K + 1) * O)
-                for k in mine.lowerBound * O ..< mine.upperBound * O { dw[kernel + k] += partial[k] }
-                if let bias { for o in myOutputs { dw[bias + o] += partial[K * O + o] } }
+            winograd?.kernelGradient(dw + kernel, partials: partials, count: T, stride: partialSize, rows: mine)
+            for other in 1 ..< T {
+                let theirs = UnsafePointer(partial(other))
+                if winograd == nil { for k in mine.lowerBound * O ..< mine.upperBound * O { dw[kernel + k] += theirs[k] } }
+                if let bias { for o in myOutputs { dw[bias + o] += theirs[kernelPart + o] } }
             }
             context.update(kernel + mine.lowerBound * O ..< kernel + mine.upperBound * O)
             if let bias { context.update(bias + myOutputs.lowerBound ..< bias + myOutputs.upperBound) }

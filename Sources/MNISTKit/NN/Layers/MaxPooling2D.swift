@@ -26,49 +26,35 @@ struct MaxPooling2D: Pooling2DLayer {
     }
 
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
-        let g = window, C = g.channels, outSize = g.positions * C
+        let g = window, C = g.channels, outSize = g.positions * C, plain = isPlainTwoByTwo
         let argmax = io.scratch.first?.pointer
-        if isPlainTwoByTwo {
-            context.run(rows: io.B) { _, images in
-                for b in images {
-                    let image = io.inp + b * g.inputSize
-                    for oy in 0 ..< g.outputHeight {
-                        for ox in 0 ..< g.outputWidth {
-                            let at = b * outSize + (oy * g.outputWidth + ox) * C, topLeft = image + (2 * oy * g.width + 2 * ox) * C
-                            forEachChannelVector(C) { c, width in
-                                let v0 = loadVector(topLeft + c, width), v1 = loadVector(topLeft + C + c, width)
-                                let v2 = loadVector(topLeft + g.width * C + c, width), v3 = loadVector(topLeft + (g.width + 1) * C + c, width)
-                                // The first maximum on ties, as the general loop (strictly larger replaces).
-                                var best = v0, position = FloatVector(repeating: 0)
-                                position.replace(with: 1, where: v1 .> best); best.replace(with: v1, where: v1 .> best)
-                                position.replace(with: 2, where: v2 .> best); best.replace(with: v2, where: v2 .> best)
-                                position.replace(with: 3, where: v3 .> best); best.replace(with: v3, where: v3 .> best)
-                                storeVector(best, io.out + at + c, width)
-                                if let argmax { storeVector(position, argmax + at + c, width) }
-                            }
-                        }
-                    }
-                }
-            }
-            return
-        }
         context.run(rows: io.B) { _, images in
             for b in images {
                 let image = io.inp + b * g.inputSize
                 for oy in 0 ..< g.outputHeight {
                     for ox in 0 ..< g.outputWidth {
                         let at = b * outSize + (oy * g.outputWidth + ox) * C
-                        let rows = g.rows(oy), columns = g.columns(ox)
+                        let rows = g.rows(oy), columns = g.columns(ox), topLeft = image + (rows.lowerBound * g.width + columns.lowerBound) * C
                         forEachChannelVector(C) { c, width in
                             var best = FloatVector(repeating: -.infinity), position = FloatVector(repeating: 0)
-                            var k: Float = 0
-                            for y in rows {
-                                for x in columns {
-                                    let value = loadVector(image + (y * g.width + x) * C + c, width)
-                                    let larger = value .> best
-                                    best.replace(with: value, where: larger)
-                                    position.replace(with: k, where: larger)
-                                    k += 1
+                            // Strictly larger replaces: the first maximum on ties.
+                            @inline(__always) func consider(_ value: FloatVector, _ k: Float) {
+                                let larger = value .> best
+                                best.replace(with: value, where: larger)
+                                position.replace(with: k, where: larger)
+                            }
+                            if plain {
+                                consider(loadVector(topLeft + c, width), 0)
+                                consider(loadVector(topLeft + C + c, width), 1)
+                                consider(loadVector(topLeft + g.width * C + c, width), 2)
+                                consider(loadVector(topLeft + (g.width + 1) * C + c, width), 3)
+                            } else {
+                                var k: Float = 0
+                                for y in rows {
+                                    for x in columns {
+                                        consider(loadVector(image + (y * g.width + x) * C + c, width), k)
+                                        k += 1
+                                    }
                                 }
                             }
                             storeVector(best, io.out + at + c, width)
@@ -86,7 +72,7 @@ struct MaxPooling2D: Pooling2DLayer {
     /// every input they cover once; overlapping ones add up.
     func backward(_ io: LayerIO, _ context: StepContext) {
         guard let dinp = io.dinp, let dout = io.dout, let argmax = io.scratch.first?.pointer else { return }
-        let g = window, C = g.channels, outSize = g.positions * C, activation = io.inputActivation
+        let g = window, C = g.channels, outSize = g.positions * C, activation = io.inputActivation, plain = isPlainTwoByTwo
         let disjoint = g.strideY == g.kernelHeight && g.strideX == g.kernelWidth
         context.run(rows: io.B) { _, images in
             let mine = dinp + images.lowerBound * g.inputSize
@@ -94,39 +80,29 @@ struct MaxPooling2D: Pooling2DLayer {
             if !disjoint || g.outputHeight * g.strideY < g.height || g.outputWidth * g.strideX < g.width || g.padTop > 0 || g.padLeft > 0 {
                 mine.update(repeating: 0, count: images.count * g.inputSize)
             }
-            for b in images where isPlainTwoByTwo {
-                let gradient = dinp + b * g.inputSize
-                for oy in 0 ..< g.outputHeight {
-                    for ox in 0 ..< g.outputWidth {
-                        let at = b * outSize + (oy * g.outputWidth + ox) * C, topLeft = gradient + (2 * oy * g.width + 2 * ox) * C
-                        forEachChannelVector(C) { c, width in
-                            var dy = loadVector(dout + at + c, width)
-                            if let activation { dy = activationGradient(dy, output: loadVector(io.out + at + c, width), activation) }
-                            let position = loadVector(argmax + at + c, width), zero = FloatVector(repeating: 0)
-                            storeVector(zero.replacing(with: dy, where: position .== 0), topLeft + c, width)
-                            storeVector(zero.replacing(with: dy, where: position .== 1), topLeft + C + c, width)
-                            storeVector(zero.replacing(with: dy, where: position .== 2), topLeft + g.width * C + c, width)
-                            storeVector(zero.replacing(with: dy, where: position .== 3), topLeft + (g.width + 1) * C + c, width)
-                        }
-                    }
-                }
-            }
-            for b in images where !isPlainTwoByTwo {
+            for b in images {
                 let gradient = dinp + b * g.inputSize
                 for oy in 0 ..< g.outputHeight {
                     for ox in 0 ..< g.outputWidth {
                         let at = b * outSize + (oy * g.outputWidth + ox) * C
-                        let rows = g.rows(oy), columns = g.columns(ox)
+                        let rows = g.rows(oy), columns = g.columns(ox), topLeft = gradient + (rows.lowerBound * g.width + columns.lowerBound) * C
                         forEachChannelVector(C) { c, width in
                             var dy = loadVector(dout + at + c, width)
                             // The maximum's input is the output: its activation gradient is the output's.
                             if let activation { dy = activationGradient(dy, output: loadVector(io.out + at + c, width), activation) }
-                            let position = loadVector(argmax + at + c, width)
+                            let position = loadVector(argmax + at + c, width), zero = FloatVector(repeating: 0)
+                            if plain {
+                                storeVector(zero.replacing(with: dy, where: position .== 0), topLeft + c, width)
+                                storeVector(zero.replacing(with: dy, where: position .== 1), topLeft + C + c, width)
+                                storeVector(zero.replacing(with: dy, where: position .== 2), topLeft + g.width * C + c, width)
+                                storeVector(zero.replacing(with: dy, where: position .== 3), topLeft + (g.width + 1) * C + c, width)
+                                return
+                            }
                             var k: Float = 0
                             for y in rows {
                                 for x in columns {
                                     let offset = (y * g.width + x) * C + c
-                                    var share = FloatVector(repeating: 0).replacing(with: dy, where: position .== k)
+                                    var share = zero.replacing(with: dy, where: position .== k)
                                     if !disjoint { share += loadVector(gradient + offset, width) }
                                     storeVector(share, gradient + offset, width)
                                     k += 1
