@@ -8,8 +8,7 @@
 // the α² transformed positions.
 
 /// The transform of F(m x m, 3 x 3): the kernel's matrix G (α x 3), row-major.
-/// Bᵀ and Aᵀ, applied far more often, are written out in `inputRows` and
-/// `outputRows` for F(4x4, 3x3), the one transform there is (`f4`).
+/// Bᵀ, Aᵀ and A, applied far more often, are written out in `F4Rows` and `F2Rows`.
 struct WinogradTransform: Sendable {
     /// Output tile side.
     let m: Int
@@ -18,7 +17,7 @@ struct WinogradTransform: Sendable {
     /// G (α x 3).
     let kernelMatrix: [Float]
 
-    /// F(4x4, 3x3): points 0, ±1, ±2, and infinity.
+    /// F(4x4, 3x3): points 0, ±1, ±2, and infinity; 4x fewer multiplications than direct convolution.
     static let f4 = WinogradTransform(
         m: 4,
         kernelMatrix: [1.0 / 4, 0, 0,
@@ -27,6 +26,75 @@ struct WinogradTransform: Sendable {
                        1.0 / 24, 1.0 / 12, 1.0 / 6,
                        1.0 / 24, -1.0 / 12, 1.0 / 6,
                        0, 0, 1])
+
+    /// F(2x2, 3x3): points 0, ±1, and infinity; 2.25x fewer multiplications, cheaper transforms,
+    /// and 2x2 tiles that cover even-sided outputs exactly.
+    static let f2 = WinogradTransform(
+        m: 2,
+        kernelMatrix: [1, 0, 0,
+                       0.5, 0.5, 0.5,
+                       0.5, -0.5, 0.5,
+                       0, 0, 1])
+}
+
+/// One transform's three row operations, written out so that the generic tile
+/// loops below compile to straight-line vector code for each.
+protocol WinogradRows {
+    /// Output tile side m (α = m + 2).
+    static var m: Int { get }
+    /// Bᵀ applied to α values `d(0) ..< d(α)`, each result i passed to `put(i, value)`.
+    static func input(_ d: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void)
+    /// Aᵀ applied to α values, m results.
+    static func output(_ x: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void)
+    /// A applied to m values (the transpose of `output`, for the kernel's gradient), α results.
+    static func outputGradient(_ e: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void)
+}
+
+enum F4Rows: WinogradRows {
+    static var m: Int { 4 }
+
+    @inline(__always)
+    static func input(_ d: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void) {
+        let (d0, d1, d2, d3, d4, d5) = (d(0), d(1), d(2), d(3), d(4), d(5))
+        let a = d4 - 4 * d2, b = d3 - 4 * d1, e = d4 - d2, f = 2 * (d3 - d1)
+        put(0, 4 * d0 - 5 * d2 + d4); put(1, a + b); put(2, a - b); put(3, e + f); put(4, e - f); put(5, 4 * d1 - 5 * d3 + d5)
+    }
+
+    @inline(__always)
+    static func output(_ x: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void) {
+        let (m0, m1, m2, m3, m4, m5) = (x(0), x(1), x(2), x(3), x(4), x(5))
+        let p = m1 + m2, q = m1 - m2, r = m3 + m4, s = m3 - m4
+        put(0, m0 + p + r); put(1, q + 2 * s); put(2, p + 4 * r); put(3, q + 8 * s + m5)
+    }
+
+    @inline(__always)
+    static func outputGradient(_ e: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void) {
+        let (e0, e1, e2, e3) = (e(0), e(1), e(2), e(3))
+        let p = e0 + e2, q = e1 + e3, r = e0 + 4 * e2, s = 2 * e1 + 8 * e3
+        put(0, e0); put(1, p + q); put(2, p - q); put(3, r + s); put(4, r - s); put(5, e3)
+    }
+}
+
+enum F2Rows: WinogradRows {
+    static var m: Int { 2 }
+
+    @inline(__always)
+    static func input(_ d: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void) {
+        let (d0, d1, d2, d3) = (d(0), d(1), d(2), d(3))
+        put(0, d0 - d2); put(1, d1 + d2); put(2, d2 - d1); put(3, d1 - d3)
+    }
+
+    @inline(__always)
+    static func output(_ x: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void) {
+        let (m0, m1, m2, m3) = (x(0), x(1), x(2), x(3))
+        put(0, m0 + m1 + m2); put(1, m1 - m2 - m3)
+    }
+
+    @inline(__always)
+    static func outputGradient(_ e: (Int) -> FloatVector, _ put: (Int, FloatVector) -> Void) {
+        let (e0, e1) = (e(0), e(1))
+        put(0, e0); put(1, e0 + e1); put(2, e0 - e1); put(3, -e1)
+    }
 }
 
 /// One stride-1 3x3 convolution as Winograd computes it: an (H, W, C) image
@@ -41,11 +109,12 @@ struct WinogradConvolution: Sendable {
     var tilesY: Int { (outputHeight + transform.m - 1) / transform.m }
     var tilesX: Int { (outputWidth + transform.m - 1) / transform.m }
     var tilesPerImage: Int { tilesY * tilesX }
-    /// Images per chunk: about 128 tiles, enough rows for sgemm to run at speed
-    /// and few enough that a chunk's transformed tiles and products (α²·128·(C + O)
-    /// floats, 1.8 MB for 32 in and 64 out) stay near the core's 1 MB L2: measured
-    /// in one process on mnist-cnn, a step took 4-9% longer with 512-tile chunks.
-    var chunk: Int { max(1, 128 / tilesPerImage) }
+    /// Images per chunk: about 4608 / α² tiles (128 of F(4x4)'s, 288 of F(2x2)'s),
+    /// enough rows for sgemm to run at speed and few enough that a chunk's
+    /// transformed tiles and products (4608·(C + O) floats, 1.8 MB for 32 in and
+    /// 64 out) stay near the core's 1 MB L2: measured in one process on mnist-cnn,
+    /// a step took 4-9% longer with 512 of F(4x4)'s tiles.
+    var chunk: Int { max(1, 4608 / (transform.alpha * transform.alpha * tilesPerImage)) }
     /// Floats of the transformed kernel: α² matrices of (C, O).
     var kernelSize: Int { transform.alpha * transform.alpha * channels * filters }
     /// Floats of scratch for `images` images: the transformed inputs, then the products.
@@ -87,70 +156,37 @@ struct WinogradConvolution: Sendable {
 
     /// V[ξ] (T, C) for the tiles of `count` images from `images` (each H·W·C):
     /// tile t of image n at row n·tilesPerImage + t, matrices `stride` floats
-    /// apart (default T·C, the chunk's own). Bᵀ d B as two passes of
-    /// `inputRows` (columns, then rows), sixteen channels at a time.
+    /// apart (default T·C, the chunk's own). Bᵀ d B as two passes of Bᵀ
+    /// (columns, then rows), sixteen channels at a time.
     func transformInput(_ v: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>, count: Int, stride: Int? = nil) {
-        let C = channels, T = count * tilesPerImage, stride = stride ?? T * C
-        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 36) { buffer in
+        switch transform.m {
+        case 4: transformInput(F4Rows.self, v, images: images, count: count, stride: stride ?? count * tilesPerImage * channels)
+        default: transformInput(F2Rows.self, v, images: images, count: count, stride: stride ?? count * tilesPerImage * channels)
+        }
+    }
+
+    private func transformInput<R: WinogradRows>(_: R.Type, _ v: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>, count: Int, stride: Int) {
+        let C = channels, m = R.m, alpha = R.m + 2
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: alpha * alpha) { buffer in
             let t = buffer.baseAddress!
             forEachTile(count: count) { n, ty, tx, tile in
                 let image = images + n * height * width * C
-                let y0 = ty * 4 - padTop, x0 = tx * 4 - padLeft
-                let inside = y0 >= 0 && y0 + 6 <= height && x0 >= 0 && x0 + 6 <= width
+                let y0 = ty * m - padTop, x0 = tx * m - padLeft
+                let inside = y0 >= 0 && y0 + alpha <= height && x0 >= 0 && x0 + alpha <= width
                 forEachChannelVector(C) { c, lanes in
                     @inline(__always) func d(_ a: Int, _ b: Int) -> FloatVector {
                         let y = y0 + a, x = x0 + b
                         guard inside || (y >= 0 && y < height && x >= 0 && x < width) else { return FloatVector(repeating: 0) }
                         return loadVector(image + (y * width + x) * C + c, lanes)
                     }
-                    for b in 0 ..< 6 {
-                        let r = WinogradConvolution.inputRows(d(0, b), d(1, b), d(2, b), d(3, b), d(4, b), d(5, b))
-                        (t[b], t[6 + b], t[12 + b], t[18 + b], t[24 + b], t[30 + b]) = r
-                    }
+                    for b in 0 ..< alpha { R.input({ d($0, b) }, { t[$0 * alpha + b] = $1 }) }
                     let out = v + tile * C + c
-                    for a in 0 ..< 6 {
-                        let r = WinogradConvolution.inputRows(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
-                        WinogradConvolution.storeRow(r, out + a * 6 * stride, stride: stride, lanes)
+                    for a in 0 ..< alpha {
+                        R.input({ t[a * alpha + $0] }, { storeVector($1, out + (a * alpha + $0) * stride, lanes) })
                     }
                 }
             }
         }
-    }
-
-    /// Bᵀ applied to six values (F(4x4, 3x3)'s points 0, ±1, ±2).
-    @inline(__always)
-    static func inputRows(_ d0: FloatVector, _ d1: FloatVector, _ d2: FloatVector, _ d3: FloatVector, _ d4: FloatVector, _ d5: FloatVector)
-        -> (FloatVector, FloatVector, FloatVector, FloatVector, FloatVector, FloatVector) {
-        let a = d4 - 4 * d2, b = d3 - 4 * d1, e = d4 - d2, f = 2 * (d3 - d1)
-        return (4 * d0 - 5 * d2 + d4, a + b, a - b, e + f, e - f, 4 * d1 - 5 * d3 + d5)
-    }
-
-    /// One row of six transformed values, each into its own ξ matrix, `stride` floats apart.
-    @inline(__always)
-    static func storeRow(_ r: (FloatVector, FloatVector, FloatVector, FloatVector, FloatVector, FloatVector),
-                         _ row: UnsafeMutablePointer<Float>, stride: Int, _ lanes: Int) {
-        storeVector(r.0, row, lanes)
-        storeVector(r.1, row + stride, lanes)
-        storeVector(r.2, row + 2 * stride, lanes)
-        storeVector(r.3, row + 3 * stride, lanes)
-        storeVector(r.4, row + 4 * stride, lanes)
-        storeVector(r.5, row + 5 * stride, lanes)
-    }
-
-    /// Aᵀ applied to six values.
-    @inline(__always)
-    static func outputRows(_ m0: FloatVector, _ m1: FloatVector, _ m2: FloatVector, _ m3: FloatVector, _ m4: FloatVector, _ m5: FloatVector)
-        -> (FloatVector, FloatVector, FloatVector, FloatVector) {
-        let p = m1 + m2, q = m1 - m2, r = m3 + m4, s = m3 - m4
-        return (m0 + p + r, q + 2 * s, p + 4 * r, q + 8 * s + m5)
-    }
-
-    /// A applied to four values: the transpose of `outputRows`, for the kernel's gradient.
-    @inline(__always)
-    static func outputGradientRows(_ e0: FloatVector, _ e1: FloatVector, _ e2: FloatVector, _ e3: FloatVector)
-        -> (FloatVector, FloatVector, FloatVector, FloatVector, FloatVector, FloatVector) {
-        let p = e0 + e2, q = e1 + e3, r = e0 + 4 * e2, s = 2 * e1 + 8 * e3
-        return (e0, p + q, p - q, r + s, r - s, e3)
     }
 
     /// Calls `body(n, ty, tx, tile)` for every tile of `count` images, tile = n·tilesPerImage + ty·tilesX + tx.
@@ -167,32 +203,33 @@ struct WinogradConvolution: Sendable {
     /// (OH, OW, O) at `outputs`, the parts of edge tiles outside the image dropped.
     func transformOutput(_ outputs: UnsafeMutablePointer<Float>, products: UnsafePointer<Float>, count: Int,
                          bias: UnsafePointer<Float>?, relu: Bool) {
-        let O = filters, T = count * tilesPerImage, stride = T * O
-        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 24) { buffer in
+        switch transform.m {
+        case 4: transformOutput(F4Rows.self, outputs, products: products, count: count, bias: bias, relu: relu)
+        default: transformOutput(F2Rows.self, outputs, products: products, count: count, bias: bias, relu: relu)
+        }
+    }
+
+    private func transformOutput<R: WinogradRows>(_: R.Type, _ outputs: UnsafeMutablePointer<Float>, products: UnsafePointer<Float>, count: Int,
+                                                  bias: UnsafePointer<Float>?, relu: Bool) {
+        let O = filters, stride = count * tilesPerImage * O, m = R.m, alpha = R.m + 2
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: m * alpha) { buffer in
             let t = buffer.baseAddress!
             forEachTile(count: count) { n, ty, tx, tile in
                 let image = outputs + n * outputHeight * outputWidth * O
-                let rows = min(4, outputHeight - ty * 4), columns = min(4, outputWidth - tx * 4)
+                let rows = min(m, outputHeight - ty * m), columns = min(m, outputWidth - tx * m)
                 forEachChannelVector(O) { o, lanes in
-                    let m = products + tile * O + o
-                    @inline(__always) func load(_ xi: Int) -> FloatVector { loadVector(m + xi * stride, lanes) }
-                    for b in 0 ..< 6 {
-                        let r = WinogradConvolution.outputRows(load(b), load(6 + b), load(12 + b), load(18 + b), load(24 + b), load(30 + b))
-                        (t[b], t[6 + b], t[12 + b], t[18 + b]) = r
-                    }
+                    let products = products + tile * O + o
                     let base = bias.map { loadVector($0 + o, lanes) } ?? FloatVector(repeating: 0)
+                    // Aᵀ M (m x α) column by column, then (Aᵀ M) A row by row.
+                    for b in 0 ..< alpha { R.output({ loadVector(products + ($0 * alpha + b) * stride, lanes) }, { t[$0 * alpha + b] = $1 }) }
                     for i in 0 ..< rows {
-                        let r = WinogradConvolution.outputRows(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
-                        let row = image + ((ty * 4 + i) * outputWidth + tx * 4) * O + o
-                        @inline(__always) func put(_ j: Int, _ value: FloatVector) {
+                        let row = image + ((ty * m + i) * outputWidth + tx * m) * O + o
+                        R.output({ t[i * alpha + $0] }) { j, value in
+                            guard j < columns else { return }
                             var sum = value + base
                             if relu { sum.replace(with: 0, where: sum .< 0) }
                             storeVector(sum, row + j * O, lanes)
                         }
-                        put(0, r.0)
-                        if columns > 1 { put(1, r.1) }
-                        if columns > 2 { put(2, r.2) }
-                        if columns > 3 { put(3, r.3) }
                     }
                 }
             }
@@ -208,26 +245,29 @@ struct WinogradConvolution: Sendable {
     /// Y[ξ] (T, O) = A e Aᵀ for the output-gradient tiles of `count` images of
     /// (OH, OW, O) at `gradients`, zero past the image's edge; matrices T·O apart.
     func transformOutputGradient(_ y: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
-        let O = filters, T = count * tilesPerImage, stride = T * O
-        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 24) { buffer in
+        switch transform.m {
+        case 4: transformOutputGradient(F4Rows.self, y, gradients: gradients, count: count)
+        default: transformOutputGradient(F2Rows.self, y, gradients: gradients, count: count)
+        }
+    }
+
+    private func transformOutputGradient<R: WinogradRows>(_: R.Type, _ y: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
+        let O = filters, stride = count * tilesPerImage * O, m = R.m, alpha = R.m + 2
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: m * alpha) { buffer in
             let t = buffer.baseAddress!
             forEachTile(count: count) { n, ty, tx, tile in
                 let image = gradients + n * outputHeight * outputWidth * O
-                let rows = min(4, outputHeight - ty * 4), columns = min(4, outputWidth - tx * 4)
+                let rows = min(m, outputHeight - ty * m), columns = min(m, outputWidth - tx * m)
                 forEachChannelVector(O) { o, lanes in
                     @inline(__always) func e(_ i: Int, _ j: Int) -> FloatVector {
                         guard i < rows, j < columns else { return FloatVector(repeating: 0) }
-                        return loadVector(image + ((ty * 4 + i) * outputWidth + tx * 4 + j) * O + o, lanes)
+                        return loadVector(image + ((ty * m + i) * outputWidth + tx * m + j) * O + o, lanes)
                     }
-                    // A e (6 x 4) column by column, then (A e) Aᵀ row by row.
-                    for j in 0 ..< 4 {
-                        let r = WinogradConvolution.outputGradientRows(e(0, j), e(1, j), e(2, j), e(3, j))
-                        (t[j], t[4 + j], t[8 + j], t[12 + j], t[16 + j], t[20 + j]) = r
-                    }
+                    // A e (α x m) column by column, then (A e) Aᵀ row by row.
+                    for j in 0 ..< m { R.outputGradient({ e($0, j) }, { t[$0 * m + j] = $1 }) }
                     let out = y + tile * O + o
-                    for a in 0 ..< 6 {
-                        let r = WinogradConvolution.outputGradientRows(t[a * 4], t[a * 4 + 1], t[a * 4 + 2], t[a * 4 + 3])
-                        WinogradConvolution.storeRow(r, out + a * 6 * stride, stride: stride, lanes)
+                    for a in 0 ..< alpha {
+                        R.outputGradient({ t[a * m + $0] }, { storeVector($1, out + (a * alpha + $0) * stride, lanes) })
                     }
                 }
             }

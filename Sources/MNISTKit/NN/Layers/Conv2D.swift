@@ -25,6 +25,9 @@ struct Conv2D: Layer {
     var winograd: WinogradConvolution?
     /// Winograd's input-gradient pass, when the layer uses it (else col2im).
     var winogradInputGradient: WinogradConvolution?
+    /// A one-channel input (the first layer on gray images) is convolved by
+    /// direct loops, forward and kernel gradient (see DirectConvolution.swift).
+    var direct = false
 
     init(spec: SpecObject) throws(ConfigError) {
         filters = try spec.integer("filters", default: nil, expected: "a positive integer, at most 4096") { $0 > 0 && $0 <= 4096 }
@@ -57,39 +60,47 @@ struct Conv2D: Layer {
                                        fanIn: receptiveField * image.channels, fanOut: receptiveField * filters, path: path + ".filters")
         bias = useBias ? try variables.declare("bias", shape: [filters], initializer: biasInitializer, path: path + ".filters") : nil
         let g = window
-        let forward = WinogradConvolution(transform: .f4, height: g.height, width: g.width, channels: g.channels,
-                                          outputHeight: g.outputHeight, outputWidth: g.outputWidth, filters: filters, padTop: g.padTop, padLeft: g.padLeft)
+        winograd = Conv2D.winogradPlan(g, filters: filters) { transform in
+            WinogradConvolution(transform: transform, height: g.height, width: g.width, channels: g.channels,
+                                outputHeight: g.outputHeight, outputWidth: g.outputWidth, filters: filters, padTop: g.padTop, padLeft: g.padLeft)
+        }
         // dinp is dout convolved with the kernel turned 180°, its channel axes swapped, padded by 2 - pad.
-        let inputGradient = WinogradConvolution(transform: .f4, height: g.outputHeight, width: g.outputWidth, channels: filters,
-                                                outputHeight: g.height, outputWidth: g.width, filters: g.channels, padTop: 2 - g.padTop, padLeft: 2 - g.padLeft)
-        winograd = Conv2D.choosesWinograd(g, filters: filters, forward) ? forward : nil
-        winogradInputGradient = winograd != nil && Conv2D.choosesWinograd(g, filters: filters, inputGradient) ? inputGradient : nil
+        winogradInputGradient = winograd == nil ? nil : Conv2D.winogradPlan(g, filters: filters) { transform in
+            WinogradConvolution(transform: transform, height: g.outputHeight, width: g.outputWidth, channels: filters,
+                                outputHeight: g.height, outputWidth: g.width, filters: g.channels, padTop: 2 - g.padTop, padLeft: 2 - g.padLeft)
+        }
+        direct = g.channels == 1
         return [window.outputHeight, window.outputWidth, filters]
     }
 
-    mutating func usePlainAlgorithms() { (winograd, winogradInputGradient) = (nil, nil) }
+    mutating func usePlainAlgorithms() { (winograd, winogradInputGradient, direct) = (nil, nil, false) }
 
     /// The algorithm of a pass, from the layer's shape alone (so a spec always
-    /// runs the same arithmetic): Winograd F(4x4, 3x3) for stride-1 3x3 windows
-    /// over 8 or more channels in and out whose 4x4 tiles cover the pass's
-    /// output with at most 20% to spare; im2col with one sgemm otherwise. The
-    /// one-channel first layer's K of 9 is not worth transforming, and tiles
-    /// mostly over the edge cost their transforms for nothing: measured, a
-    /// 28x28 layer (tiles fit exactly) trains 1.3-1.5x faster through Winograd,
-    /// while mnist-cnn's 11x11 second layer lost time in its input gradient
-    /// (13x13 covered by 16x16). See docs/PERFORMANCE.md.
-    static func choosesWinograd(_ g: Window2D, filters: Int, _ plan: WinogradConvolution) -> Bool {
-        guard g.kernelHeight == 3, g.kernelWidth == 3, g.strideY == 1, g.strideX == 1, g.channels >= 8, filters >= 8 else { return false }
-        let covered = plan.tilesPerImage * plan.transform.m * plan.transform.m
-        return covered * 5 <= plan.outputHeight * plan.outputWidth * 6
+    /// runs the same arithmetic): for stride-1 3x3 windows over 8 or more
+    /// channels in and out, Winograd F(4x4, 3x3) if its tiles cover the pass's
+    /// output with at most 20% to spare, else F(2x2, 3x3) under the same rule;
+    /// im2col with one sgemm otherwise. The one-channel first layer's K of 9 is
+    /// not worth transforming, and tiles mostly over the edge cost their
+    /// transforms for nothing: measured, a 28x28 layer (tiles fit exactly) trains
+    /// 1.3-1.5x faster through Winograd, while mnist-cnn's 11x11 second layer lost
+    /// time in its input gradient with 4x4 tiles over 13x13 (16x16). Where both
+    /// fit, F(4x4) makes fewer multiplications. See docs/PERFORMANCE.md.
+    static func winogradPlan(_ g: Window2D, filters: Int, _ plan: (WinogradTransform) -> WinogradConvolution) -> WinogradConvolution? {
+        guard g.kernelHeight == 3, g.kernelWidth == 3, g.strideY == 1, g.strideX == 1, g.channels >= 8, filters >= 8 else { return nil }
+        for transform in [WinogradTransform.f4, .f2] {
+            let candidate = plan(transform)
+            let covered = candidate.tilesPerImage * transform.m * transform.m
+            if covered * 5 <= candidate.outputHeight * candidate.outputWidth * 6 { return candidate }
+        }
+        return nil
     }
 
     var outputActivation: Activation? { activation }
     var deferrableActivation: Activation? { activation.isElementWise ? activation : nil }
     var appliesInputActivationGradient: Bool { true }
 
-    /// One-channel input (the first layer on gray images) keeps its columns
-    /// transposed, (K, positions): built from long runs, read by sgemm as Aᵀ.
+    /// Without direct loops (the benchmark's plain algorithms), one-channel input
+    /// keeps its columns transposed, (K, positions): built from long runs, read by sgemm as Aᵀ.
     var transposesColumns: Bool { window.channels == 1 }
 
     /// Floats between rows of the transposed columns: the workspace's whole
@@ -102,7 +113,7 @@ struct Conv2D: Layer {
     var chunk: Int { max(1, (1 << 18) / (window.positions * (window.patchSize + filters))) }
 
     /// im2col: 0, the columns (the whole batch's in training, kept for the
-    /// kernel's gradient; a chunk per thread otherwise); 1, each thread's chunk
+    /// kernel's gradient; a chunk per thread otherwise; none for direct loops); 1, each thread's chunk
     /// of input gradient columns; 2, threads 1...'s partial kernel and bias
     /// gradients. Winograd: 0, the transformed kernel (the forward's, then the
     /// input gradient's); 1, each thread's transformed tiles and products;
@@ -116,11 +127,11 @@ struct Conv2D: Layer {
             let tiles = T * max(forward.scratchSize(images: forward.chunk), backward)
             guard training else { return [forward.kernelSize, tiles] }
             let squares = forward.transform.alpha * forward.transform.alpha
-            return [forward.kernelSize, tiles, T * partialGradientSize,
+            return [max(forward.kernelSize, winogradInputGradient?.kernelSize ?? 0), tiles, T * partialGradientSize,
                     winogradInputGradient == nil ? T * chunk * columns : 0, squares * B * forward.tilesPerImage * window.channels]
         }
-        guard training else { return [T * chunk * columns] }
-        return [B * columns, T * chunk * columns, (T - 1) * partialGradientSize]
+        guard training else { return [direct ? 0 : T * chunk * columns] }
+        return [direct ? 0 : B * columns, T * chunk * columns, (T - 1) * partialGradientSize]
     }
 
     /// Floats of one thread's partial gradients: the kernel's (Winograd's M, α²·C·O,
@@ -181,6 +192,17 @@ struct Conv2D: Layer {
             context.run(rows: io.B) { t, images in
                 runWinograd(plan, context, t, inputs: io.inp, outputs: io.out, images: images, u: u, scratch: io.scratch[1].pointer + t * perThread,
                             bias: bias, relu: activation == .relu, keptTiles: kept, batchTiles: io.B * plan.tilesPerImage)
+                if activation != .relu, activation != .linear, !images.isEmpty {
+                    biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation)
+                }
+            }
+            return
+        }
+        if direct {
+            context.run(rows: io.B) { t, images in
+                for n in images {
+                    directConvolution(io.out + n * P * O, image: io.inp + n * g.inputSize, kernel: w + kernel, bias: bias, relu: activation == .relu, filters: O, g)
+                }
                 if activation != .relu, activation != .linear, !images.isEmpty {
                     biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation)
                 }
@@ -265,6 +287,11 @@ struct Conv2D: Layer {
                                       b: y + xi * tiles * O, ldb: O, beta: s == images.lowerBound ? 0 : 1, c: dkernel + xi * g.channels * O, ldc: O)
                     }
                     s += n
+                }
+            } else if direct {
+                dkernel.update(repeating: 0, count: kernelPart)
+                for n in images {
+                    directKernelGradient(dkernel, image: io.inp + n * g.inputSize, dout: dout + n * P * O, filters: O, g)
                 }
             } else if transposesColumns {
                 context.sgemm(t, m: K, n: O, k: rows, a: columns + firstRow, lda: transposedRowStride(io), b: dout + firstRow * O, ldb: O, c: dkernel, ldc: O)

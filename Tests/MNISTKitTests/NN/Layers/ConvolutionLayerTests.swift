@@ -62,6 +62,13 @@ final class ConvolutionLayerTests: XCTestCase {
             ([10, 10, 17], 9, [3, 3], [1, 1], "valid", "relu"),
             ([8, 12, 8], 20, [3, 3], [1, 1], "same", "linear"),
             ([13, 13, 9], 8, [3, 3], [1, 1], "valid", "sigmoid"),
+            // Winograd F(2x2, 3x3), where 4x4 tiles would cover 12x12 for a 10x10 output.
+            ([12, 12, 16], 9, [3, 3], [1, 1], "valid", "relu"),
+            // One channel: direct loops, four positions at a time inside, checked at the edges;
+            // 20 filters are a vector and a tail.
+            ([28, 28, 1], 16, [5, 5], [1, 1], "valid", "relu"),
+            ([11, 13, 1], 20, [3, 3], [1, 1], "same", "relu"),
+            ([14, 15, 1], 3, [3, 5], [2, 1], "same", "sigmoid"),
         ]
         for (input, filters, kernelSize, strides, padding, activation) in cases {
             let conv = try layer(#"{"type": "conv2d", "filters": \#(filters), "kernel_size": \#(kernelSize), "strides": \#(strides), "padding": "\#(padding)", "activation": "\#(activation)"}"#)
@@ -74,10 +81,11 @@ final class ConvolutionLayerTests: XCTestCase {
             let f: (Float) -> Float = ["relu": { max($0, 0) }, "tanh": { tanh($0) }, "sigmoid": { 1 / (1 + exp(-$0)) }][activation] ?? { $0 }
             let expected = naiveConvolution(x, B: B, H: H, W: W, C: C, kernel: kernel, bias: bias, kh: kernelSize[0], kw: kernelSize[1],
                                             O: filters, sy: strides[0], sx: strides[1], same: padding == "same", activation: f)
-            // Winograd F(4x4, 3x3) rounds differently from a direct sum: 5e-5 relative, against 1e-5.
+            // Winograd rounds differently from a direct sum: 5e-5 relative, against 1e-5. Its tiles,
+            // 4x4 or else 2x2, may cover the output with at most 20% to spare.
             let (OH, OW) = (padding == "same" ? H : H - 2, padding == "same" ? W : W - 2)
-            let winograd = kernelSize == [3, 3] && strides == [1, 1] && C >= 8 && filters >= 8
-                && ((OH + 3) / 4) * ((OW + 3) / 4) * 16 * 5 <= OH * OW * 6
+            let fits = { (m: Int) in ((OH + m - 1) / m) * ((OW + m - 1) / m) * m * m * 5 <= OH * OW * 6 }
+            let winograd = kernelSize == [3, 3] && strides == [1, 1] && C >= 8 && filters >= 8 && (fits(4) || fits(2))
             assertClose(model.predict(x), expected, tolerance: winograd ? 5e-5 : 1e-5, "\(input) \(kernelSize) \(strides) \(padding)")
             // Two threads take images in halves and agree: exactly through im2col; through Winograd
             // within rounding, as OpenBLAS rounds a product's rows by how many rows it has.
@@ -92,13 +100,14 @@ final class ConvolutionLayerTests: XCTestCase {
     /// under mean squared error, whose output gradient is 2 (y - onehot) / (B·outputs).
     /// The loops give the second layer's kernel and bias gradients, its input
     /// gradient, and from that the first layer's kernel gradient. Cases: Winograd
-    /// forward and kernel gradient with col2im input gradient (10x10, 13x13 with
-    /// partial edge tiles), Winograd in all three passes (8x8 "same"), and im2col
-    /// (stride 2, "same"). One thread and two (partial sums added in order).
+    /// F(4x4) forward and kernel gradient with an F(2x2) input gradient (10x10;
+    /// 13x13 with partial edge tiles), F(2x2) forward and kernel gradient with an
+    /// F(4x4) input gradient (12x12), F(4x4) in all three passes (8x8 "same"), and
+    /// im2col (stride 2, "same"). One thread and two (partial sums added in order).
     func testConv2DGradientsMatchADirectLoop() throws {
         // (input, filters, strides, padding, Winograd)
         let cases: [([Int], Int, Int, String, Bool)] = [
-            ([10, 10, 9], 8, 1, "valid", true), ([13, 13, 8], 10, 1, "valid", true),
+            ([10, 10, 9], 8, 1, "valid", true), ([13, 13, 8], 10, 1, "valid", true), ([12, 12, 9], 8, 1, "valid", true),
             ([8, 8, 9], 9, 1, "same", true), ([7, 5, 3], 4, 2, "same", false),
         ]
         for (input, O, stride, padding, winograd) in cases {
@@ -139,32 +148,79 @@ final class ConvolutionLayerTests: XCTestCase {
             } }
             // Winograd's transforms round differently from a direct sum (gradients are small here: compare to their scale).
             let tolerance: Float = winograd ? 2e-4 : 2e-5
-            for threads in [1, 2] {
-                let workspace = model.makeWorkspace(capacity: B, training: true, threads: threads)
-                model.load(workspace, inputs: x, labels: labels)
-                var dropout = RandomGenerator(seed: 1)
-                _ = model.lossAndGradients(workspace, B: B, workers: threads == 1 ? .serial : WorkerPool(count: 2), dropout: &dropout)
-                let gradients = model.parameterGradients.array
-                for (name, expected, start) in [("first kernel", dk1, 0), ("first bias", db1, Cin * C), ("second kernel", dk2, k2Start),
-                                                ("second bias", db2, k2Start + 9 * C * O)] {
-                    let scale = expected.map(abs).max()!
-                    let actual = gradients[start ..< start + expected.count].map { $0 / scale }
-                    assertClose(actual, expected.map { $0 / scale }, tolerance: tolerance, "\(name), \(input) \(padding) stride \(stride), \(threads) thread(s)")
-                }
+            assertGradients(model, inputs: x, labels: labels, [("first kernel", dk1, 0), ("first bias", db1, Cin * C), ("second kernel", dk2, k2Start),
+                                                               ("second bias", db2, k2Start + 9 * C * O)],
+                            tolerance: tolerance, "\(input) \(padding) stride \(stride)")
+        }
+    }
+
+    /// Runs one step's gradients on one thread and on two, and compares each
+    /// (name, expected, first index) against the parameter gradients, relative to its largest value.
+    func assertGradients(_ model: Model, inputs x: [Float], labels: [Int32], _ expectations: [(String, [Float], Int)], tolerance: Float,
+                         _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        for threads in [1, 2] {
+            let workspace = model.makeWorkspace(capacity: labels.count, training: true, threads: threads)
+            model.load(workspace, inputs: x, labels: labels)
+            var dropout = RandomGenerator(seed: 1)
+            _ = model.lossAndGradients(workspace, B: labels.count, workers: threads == 1 ? .serial : WorkerPool(count: 2), dropout: &dropout)
+            let gradients = model.parameterGradients.array
+            for (name, expected, start) in expectations {
+                let scale = expected.map(abs).max()!
+                let actual = gradients[start ..< start + expected.count].map { $0 / scale }
+                assertClose(actual, expected.map { $0 / scale }, tolerance: tolerance, "\(name), \(message), \(threads) thread(s)", file: file, line: line)
             }
         }
     }
 
-    /// The products a step makes: a 3x3 layer over 8 channels whose 8x8 output
-    /// is whole 4x4 tiles runs Winograd forward (36 products of (tiles, C) by
-    /// (C, O)) and its kernel gradient on the same tiles; its 10x10 input gradient
-    /// (tiles would cover 1.44x) goes through col2im. With the plain algorithms (the benchmark's bound) it is im2col's
-    /// one product of (positions, 9·C) by (9·C, O) per chunk instead.
+    /// A one-channel first layer's kernel and bias gradients (direct loops, no
+    /// sgemm) against a direct sum written here, under mean squared error on its
+    /// linear output: inside windows four positions at a time, edge windows
+    /// checked, strides, and a filter count that is a vector and a tail.
+    func testOneChannelConvolutionGradientsMatchADirectLoop() throws {
+        // (input, filters, kernel, strides, padding)
+        let cases: [([Int], Int, [Int], [Int], String)] = [
+            ([12, 12], 16, [5, 5], [1, 1], "valid"), ([9, 11], 20, [3, 3], [1, 1], "same"), ([10, 9], 5, [3, 4], [2, 3], "same"),
+        ]
+        for (input, O, kernelSize, strides, padding) in cases {
+            let (H, W, B) = (input[0], input[1], 5)
+            let conv = try layer(#"{"type": "conv2d", "filters": \#(O), "kernel_size": \#(kernelSize), "strides": \#(strides), "padding": "\#(padding)"}"#)
+            let model = try model([conv], input: input)
+            let (kh, kw) = (kernelSize[0], kernelSize[1]), p = model.parameters.array
+            let kernel = Array(p[0 ..< kh * kw * O]), bias = Array(p[kh * kw * O ..< kh * kw * O + O])
+            let x = randomInputs(B * H * W)
+            let same = padding == "same"
+            let (OH, top) = geometry(H, kh, strides[0], same: same), (OW, left) = geometry(W, kw, strides[1], same: same)
+            let outputs = OH * OW * O
+            var generator = RandomGenerator(seed: 5)
+            let labels = (0 ..< B).map { _ in Int32(generator.nextIndex(below: outputs)) }
+            let y = naiveConvolution(x, B: B, H: H, W: W, C: 1, kernel: kernel, bias: bias, kh: kh, kw: kw, O: O, sy: strides[0], sx: strides[1], same: same)
+            var dk = [Float](repeating: 0, count: kh * kw * O), db = [Float](repeating: 0, count: O)
+            for b in 0 ..< B { for oy in 0 ..< OH { for ox in 0 ..< OW { for o in 0 ..< O {
+                let i = (oy * OW + ox) * O + o
+                let g = 2 * (y[b * outputs + i] - (Int32(i) == labels[b] ? 1 : 0)) / Float(B * outputs)
+                db[o] += g
+                for ky in 0 ..< kh { for kx in 0 ..< kw {
+                    let yy = oy * strides[0] + ky - top, xx = ox * strides[1] + kx - left
+                    guard yy >= 0, yy < H, xx >= 0, xx < W else { continue }
+                    dk[(ky * kw + kx) * O + o] += g * x[(b * H + yy) * W + xx]
+                } }
+            } } } }
+            assertGradients(model, inputs: x, labels: labels, [("kernel", dk, 0), ("bias", db, kh * kw * O)],
+                            tolerance: 2e-5, "\(input) \(kernelSize) \(strides) \(padding)")
+        }
+    }
+
+    /// The products a step makes: a one-channel first layer makes none (direct
+    /// loops); a 3x3 layer over 8 channels whose 8x8 output is whole 4x4 tiles
+    /// runs Winograd F(4x4) forward (36 products of (tiles, C) by (C, O)) and its
+    /// kernel gradient on the same tiles; its 10x10 input gradient (4x4 tiles
+    /// would cover 1.44x) runs F(2x2) (16 products). With the plain algorithms
+    /// (the benchmark's bound) each is im2col's one product per chunk instead.
     func testWinogradProductsWhereTilesFitAndThePlainOnesForTheBound() throws {
         var spec = ModelSpec(layers: [try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 1}"#),
                                       try layer(#"{"type": "conv2d", "filters": 8, "kernel_size": 3}"#),
                                       .flatten, .dense(units: 3, activation: .softmax)], loss: .categoricalCrossentropy)
-        spec.inputShape = [10, 10, 8]
+        spec.inputShape = [10, 10, 1]
         let model = try Model(spec: spec, classCount: 3)
         let own = model.sgemmCalls(batch: 4, workers: .serial).flatMap { $0.flatMap { $0 } }
         let plain = model.sgemmCalls(batch: 4, workers: .serial, plainAlgorithms: true).flatMap { $0.flatMap { $0 } }
@@ -181,8 +237,15 @@ final class ConvolutionLayerTests: XCTestCase {
         XCTAssertEqual(winogradKernelGradient(own).count, 36)
         XCTAssertEqual(winogradKernelGradient(plain).count, 0)
         XCTAssertEqual(plain.filter { $0.transposeA && $0.m == 72 && $0.k == 4 * 64 && $0.n == 8 }.count, 1)
-        // The input gradient goes through col2im in both: (positions, O) by (O, 9·C).
-        for calls in [own, plain] { XCTAssertEqual(calls.filter { $0.transposeB && $0.k == 8 && $0.n == 72 }.count, 1) }
+        // The input gradient: F(2x2)'s 16 products of (tiles, O) by (O, C), 4 images x 25 tiles;
+        // col2im's (positions, O) by (O, 9·C) in the plain algorithms.
+        XCTAssertEqual(own.filter { $0.m == 100 && $0.k == 8 && $0.n == 8 && !$0.transposeA && !$0.transposeB }.count, 16)
+        XCTAssertEqual(own.filter { $0.transposeB && $0.k == 8 && $0.n == 72 }.count, 0)
+        XCTAssertEqual(plain.filter { $0.transposeB && $0.k == 8 && $0.n == 72 }.count, 1)
+        // The one-channel 1x1 layer: im2col's (positions, 1) by (1, 8), forward and kernel gradient, only in the plain algorithms.
+        let firstLayer = { (calls: [GEMMCall]) in calls.filter { ($0.m == 4 * 100 && $0.k == 1) || ($0.m == 1 && $0.k == 4 * 100) } }
+        XCTAssertEqual(firstLayer(own).count, 0)
+        XCTAssertEqual(firstLayer(plain).count, 2)
     }
 
     func testConvKernelIsStoredAsKerasStoresIt() throws {
