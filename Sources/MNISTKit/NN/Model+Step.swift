@@ -6,12 +6,17 @@ extension Model {
     func io(_ i: Int, _ workspace: Workspace, B: Int) -> LayerIO {
         let training = workspace.training
         let needsInputGradient = training && i > firstTrainable
-        return LayerIO(
+        var io = LayerIO(
             B: B, inp: UnsafePointer(workspace.activations[i].pointer), out: workspace.activations[i + 1].pointer,
             dinp: needsInputGradient ? workspace.activationGradients[i].pointer : nil,
             dout: training ? workspace.activationGradients[i + 1].pointer : nil,
             scratch: workspace.scratch[i], training: training, lossAppliesSoftmax: lossAppliesSoftmax[i],
             activationGradientDone: activationGradientDone[i], inputActivation: inputActivation[i])
+        if let window = fusedPools[i] {
+            io.pool = FusedPool(out: workspace.activations[i + 2].pointer, dout: training ? UnsafePointer(workspace.activationGradients[i + 2].pointer) : nil,
+                                argmax: training ? workspace.scratch[i + 1][0].pointer : nil, window: window)
+        }
+        return io
     }
 
     func context(_ workers: WorkerPool, optimizer: Optimizer?, probe: StepProbe? = nil) -> StepContext {
@@ -29,7 +34,7 @@ extension Model {
     func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator,
                  augmentation: UnsafeMutablePointer<RandomGenerator>? = nil) -> UnsafeMutablePointer<Float> {
         precondition(workspace.threads == context.threads, "the workspace was made for \(workspace.threads) threads")
-        for (i, layer) in layers.enumerated() where !passesThrough(i, training: workspace.training) {
+        for (i, layer) in layers.enumerated() where !passesThrough(i, training: workspace.training) && !isFusedPool(i) {
             let io = io(i, workspace, B: B)
             guard let probe = context.probe else {
                 if layer.isAugmentation, let augmentation {
@@ -81,7 +86,7 @@ extension Model {
     /// gradient). With the context's optimizer, each layer updates its
     /// parameters as their gradients become final.
     func backward(_ workspace: Workspace, B: Int, context: StepContext) {
-        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !passesThrough(i, training: true) {
+        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !passesThrough(i, training: true) && !isFusedPool(i) {
             let io = io(i, workspace, B: B), layer = layers[i]
             guard let probe = context.probe else {
                 layer.backward(io, context)

@@ -57,6 +57,9 @@ public final class Model {
     let firstTrainable: Int
     /// Softmax + cross-entropy handled together by the loss (stable, `p - y` gradient).
     let fusesSoftmax: Bool
+    /// For each layer, the window of the 2x2 max pool after it that it computes
+    /// too (see `Conv2D.fusesPool`); the pool layer itself then does nothing.
+    let fusedPools: [Window2D?]
 
     /// The trainable variables, in layer order.
     public var trainableVariables: [ModelVariable] { variables.filter(\.trainable) }
@@ -138,6 +141,13 @@ public final class Model {
         }
         activationGradientDone = done
         inputActivation = deferred
+        // The first trainable layer reads the model's input in both modes (nothing but
+        // views and augmentation before it), so its input is never the pool's output buffer.
+        fusedPools = layers.indices.map { i in
+            guard i == firstTrainable, i + 1 < layers.count, layers[..<i].allSatisfy({ $0.isView || $0.isAugmentation }),
+                  let conv = layers[i] as? Conv2D, let pool = layers[i + 1] as? MaxPooling2D, conv.fusesPool(pool) else { return nil }
+            return pool.window
+        }
         self.summary = summary
         self.layers = layers
         variables = layout.declarations.map {
@@ -154,6 +164,9 @@ public final class Model {
     func passesThrough(_ i: Int, training: Bool) -> Bool {
         layers[i].isView || (!training && layers[i].isAugmentation)
     }
+
+    /// Layer i is a pool the layer before it computes (`fusedPools`).
+    func isFusedPool(_ i: Int) -> Bool { i > 0 && fusedPools[i - 1] != nil }
 
     /// Draws the initial weights (Keras' initialisers), variable by variable in layer order.
     public func initializeParameters(generator: inout RandomGenerator) {
@@ -236,7 +249,8 @@ public final class Workspace {
                 gradients.append(gradients[0])
                 computed += 1
             } else {
-                let width = summary.outputShape.reduce(1, *)
+                // A layer that computes the pool after it (`fusedPools`) never writes its own output.
+                let width = model.fusedPools[i] == nil ? summary.outputShape.reduce(1, *) : 0
                 activations.append(FloatBuffer(count: capacity * width))
                 gradients.append(FloatBuffer(count: capacity * width))
             }

@@ -4,6 +4,16 @@ import Dispatch
 // and what the pass shares (`StepContext`), with the benchmark's optional probe.
 
 /// One layer's buffers for one pass over the first `B` rows.
+/// A 2x2 max pool that the layer before it runs (`Model.fusedPools`): the
+/// pool's output, its output gradient and its argmax scratch (training only),
+/// and its window. The layer's own output is then never written.
+struct FusedPool {
+    let out: UnsafeMutablePointer<Float>
+    let dout: UnsafePointer<Float>?
+    let argmax: UnsafeMutablePointer<Float>?
+    let window: Window2D
+}
+
 struct LayerIO {
     let B: Int
     let inp: UnsafePointer<Float>
@@ -20,6 +30,8 @@ struct LayerIO {
     let activationGradientDone: Bool
     /// The previous layer's deferred activation, whose gradient this layer applies to `dinp`.
     let inputActivation: Activation?
+    /// The 2x2 max pool after this layer, when this layer computes it too (see `Model.fusedPools`).
+    var pool: FusedPool? = nil
 
     /// The activation to apply in the forward pass (linear when the loss fuses softmax).
     func forwardActivation(_ activation: Activation) -> Activation {

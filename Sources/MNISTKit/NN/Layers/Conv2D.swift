@@ -75,6 +75,13 @@ struct Conv2D: Layer {
 
     mutating func usePlainAlgorithms() { (winograd, winogradInputGradient, direct) = (nil, nil, false) }
 
+    /// Whether this layer can compute the max pool after it too: direct loops
+    /// with relu or no activation, followed by Keras' default 2x2 pool. The model
+    /// fuses them only for its first trainable layer (no input gradient).
+    func fusesPool(_ pool: MaxPooling2D) -> Bool {
+        direct && (activation == .relu || activation == .linear) && pool.isPlainTwoByTwo
+    }
+
     /// The algorithm of a pass, from the layer's shape alone (so a spec always
     /// runs the same arithmetic): for stride-1 3x3 windows over 8 or more
     /// channels in and out, Winograd F(4x4, 3x3) if its tiles cover the pass's
@@ -198,6 +205,16 @@ struct Conv2D: Layer {
             }
             return
         }
+        if direct, let pool = io.pool {
+            let pooledSize = pool.window.positions * O
+            context.run(rows: io.B) { _, images in
+                for n in images {
+                    directConvolutionPooled(pool.out + n * pooledSize, argmax: pool.argmax.map { $0 + n * pooledSize }, image: io.inp + n * g.inputSize,
+                                            kernel: w + kernel, bias: bias, relu: activation == .relu, filters: O, g, pool: pool.window)
+                }
+            }
+            return
+        }
         if direct {
             context.run(rows: io.B) { t, images in
                 for n in images {
@@ -257,6 +274,17 @@ struct Conv2D: Layer {
             guard !images.isEmpty else {
                 dkernel.update(repeating: 0, count: kernelPart)
                 dbias?.update(repeating: 0, count: O)
+                return
+            }
+            if let pool = io.pool, let dpooled = pool.dout, let argmax = pool.argmax {
+                // The convolution's output gradient is rebuilt from the pool's, inside the loops.
+                let pooledSize = pool.window.positions * O
+                dkernel.update(repeating: 0, count: kernelPart)
+                dbias?.update(repeating: 0, count: O)
+                for n in images {
+                    directKernelGradientPooled(dkernel, dbias: dbias, image: io.inp + n * g.inputSize, pooled: pool.out + n * pooledSize,
+                                               dpooled: dpooled + n * pooledSize, argmax: argmax + n * pooledSize, relu: activation == .relu, filters: O, g, pool: pool.window)
+                }
                 return
             }
             let firstRow = images.lowerBound * P, rows = images.count * P

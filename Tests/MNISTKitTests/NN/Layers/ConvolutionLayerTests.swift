@@ -210,6 +210,59 @@ final class ConvolutionLayerTests: XCTestCase {
         }
     }
 
+    /// A one-channel first layer followed by Keras' default 2x2 max pool: the
+    /// layer computes the pool too, and its output, kernel and bias gradients
+    /// are those of a direct convolution, relu and pool (first maximum on ties)
+    /// written here. Odd output sides drop their last row or column, as the pool does.
+    func testOneChannelConvolutionFusedWithMaxPoolingMatchesADirectLoop() throws {
+        // (input, filters, kernel, padding, activation)
+        let cases: [([Int], Int, [Int], String, String)] = [
+            ([12, 12], 16, [5, 5], "valid", "relu"), ([9, 11], 20, [3, 3], "same", "relu"), ([10, 10], 5, [3, 4], "valid", "linear"),
+        ]
+        for (input, O, kernelSize, padding, activation) in cases {
+            let (H, W, B) = (input[0], input[1], 4)
+            let conv = try layer(#"{"type": "conv2d", "filters": \#(O), "kernel_size": \#(kernelSize), "padding": "\#(padding)", "activation": "\#(activation)"}"#)
+            let model = try model([conv, try layer(#"{"type": "max_pooling2d"}"#)], input: input)
+            let (kh, kw) = (kernelSize[0], kernelSize[1]), p = model.parameters.array
+            let kernel = Array(p[0 ..< kh * kw * O]), bias = Array(p[kh * kw * O ..< kh * kw * O + O])
+            let x = randomInputs(B * H * W)
+            let same = padding == "same", relu = activation == "relu"
+            let (OH, top) = geometry(H, kh, 1, same: same), (OW, left) = geometry(W, kw, 1, same: same)
+            let (PH, PW) = (OH / 2, OW / 2), outputs = PH * PW * O
+            let y = naiveConvolution(x, B: B, H: H, W: W, C: 1, kernel: kernel, bias: bias, kh: kh, kw: kw, O: O, sy: 1, sx: 1, same: same,
+                                     activation: relu ? { max($0, 0) } : { $0 })
+            // The pool: each output's value and the input position of its first maximum.
+            var pooled = [Float](), winner = [Int]()
+            for b in 0 ..< B { for py in 0 ..< PH { for px in 0 ..< PW { for o in 0 ..< O {
+                var best = -Float.infinity, at = 0
+                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let i = ((b * OH + 2 * py + dy) * OW + 2 * px + dx) * O + o
+                    if y[i] > best { (best, at) = (y[i], i) }
+                }
+                pooled.append(best)
+                winner.append(at)
+            } } } }
+            assertClose(model.predict(x), pooled, tolerance: 1e-5, "\(input) \(kernelSize) \(padding)")
+            var generator = RandomGenerator(seed: 5)
+            let labels = (0 ..< B).map { _ in Int32(generator.nextIndex(below: outputs)) }
+            var dk = [Float](repeating: 0, count: kh * kw * O), db = [Float](repeating: 0, count: O)
+            for (j, at) in winner.enumerated() {
+                let (b, i) = (j / outputs, j % outputs)
+                let g = 2 * (pooled[j] - (Int32(i) == labels[b] ? 1 : 0)) / Float(B * outputs)
+                guard !relu || pooled[j] > 0 else { continue }
+                let o = at % O, position = at / O % (OH * OW), (oy, ox) = (position / OW, position % OW)
+                db[o] += g
+                for ky in 0 ..< kh { for kx in 0 ..< kw {
+                    let yy = oy + ky - top, xx = ox + kx - left
+                    guard yy >= 0, yy < H, xx >= 0, xx < W else { continue }
+                    dk[(ky * kw + kx) * O + o] += g * x[(b * H + yy) * W + xx]
+                } }
+            }
+            assertGradients(model, inputs: x, labels: labels, [("kernel", dk, 0), ("bias", db, kh * kw * O)],
+                            tolerance: 2e-5, "pooled, \(input) \(kernelSize) \(padding)")
+        }
+    }
+
     /// The products a step makes: a one-channel first layer makes none (direct
     /// loops); a 3x3 layer over 8 channels whose 8x8 output is whole 4x4 tiles
     /// runs Winograd F(4x4) forward (36 products of (tiles, C) by (C, O)) and its
