@@ -166,23 +166,62 @@ struct WinogradConvolution: Sendable {
     }
 
     private func transformInput<R: WinogradRows>(_: R.Type, _ v: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>, count: Int, stride: Int) {
-        let C = channels, m = R.m, alpha = R.m + 2
-        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: alpha * alpha) { buffer in
-            let t = buffer.baseAddress!
-            forEachTile(count: count) { n, ty, tx, tile in
-                let image = images + n * height * width * C
-                let y0 = ty * m - padTop, x0 = tx * m - padLeft
-                let inside = y0 >= 0 && y0 + alpha <= height && x0 >= 0 && x0 + alpha <= width
-                forEachChannelVector(C) { c, lanes in
-                    @inline(__always) func d(_ a: Int, _ b: Int) -> FloatVector {
-                        let y = y0 + a, x = x0 + b
-                        guard inside || (y >= 0 && y < height && x >= 0 && x < width) else { return FloatVector(repeating: 0) }
-                        return loadVector(image + (y * width + x) * C + c, lanes)
+        let C = channels, m = R.m, alpha = R.m + 2, (H, W) = (height, width)
+        // The tiles read a (tilesY·m + 2) x (tilesX·m + 2) region from (-padTop, -padLeft).
+        let (regionH, regionW) = (tilesY * m + 2, tilesX * m + 2)
+        let inside = padTop == 0 && padLeft == 0 && regionH <= H && regionW <= W
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 2 * alpha * alpha) { buffer in
+            let t = buffer.baseAddress!, edge = t + alpha * alpha
+            /// Bᵀ d B for one tile and vector of channels, d's rows `rowStep` floats apart from `corner`;
+            /// the α² results `stride` floats apart from `out`. Whole vectors, no bounds: the common case.
+            /// (Wrapping index arithmetic: this runs per tile and vector, and every index is in range.)
+            @inline(__always) func transformTile(_ corner: UnsafePointer<Float>, rowStep: Int, _ out: UnsafeMutablePointer<Float>) {
+                for b in 0 ..< alpha {
+                    let column = corner + b &* C
+                    R.input({ loadVector(column + $0 &* rowStep) }, { t[$0 &* alpha &+ b] = $1 })
+                }
+                for a in 0 ..< alpha {
+                    let row = out + a &* alpha &* stride, transformed = t + a &* alpha
+                    R.input({ transformed[$0] }, { storeVector($1, row + $0 &* stride) })
+                }
+            }
+            guard C % FloatVector.scalarCount == 0 else {
+                // Channels in a short vector too: each tile with zeros past the edge, from `edge`.
+                forEachTile(count: count) { n, ty, tx, tile in
+                    let image = images + n * H * W * C, y0 = ty * m - padTop, x0 = tx * m - padLeft
+                    forEachChannelVector(C) { c, lanes in
+                        for a in 0 ..< alpha {
+                            for b in 0 ..< alpha {
+                                let y = y0 + a, x = x0 + b
+                                edge[a * alpha + b] = y >= 0 && y < H && x >= 0 && x < W ? loadVector(image + (y * W + x) * C + c, lanes) : FloatVector(repeating: 0)
+                            }
+                        }
+                        let out = v + tile * C + c
+                        for b in 0 ..< alpha { R.input({ edge[$0 * alpha + b] }, { t[$0 * alpha + b] = $1 }) }
+                        for a in 0 ..< alpha { R.input({ t[a * alpha + $0] }, { storeVector($1, out + (a * alpha + $0) * stride, lanes) }) }
                     }
-                    for b in 0 ..< alpha { R.input({ d($0, b) }, { t[$0 * alpha + b] = $1 }) }
-                    let out = v + tile * C + c
-                    for a in 0 ..< alpha {
-                        R.input({ t[a * alpha + $0] }, { storeVector($1, out + (a * alpha + $0) * stride, lanes) })
+                }
+                return
+            }
+            // Tiles over the edge read a zero-padded copy of each image (the region, a few KB),
+            // so that every tile takes the same straight path.
+            let padded: UnsafeMutablePointer<Float>? = inside ? nil : .allocate(capacity: regionH * regionW * C)
+            defer { padded?.deallocate() }
+            padded?.initialize(repeating: 0, count: regionH * regionW * C)
+            let copiedRows = min(H, regionH - padTop), copiedWidth = min(W, regionW - padLeft) * C
+            for n in 0 ..< count {
+                var source = images + n * H * W * C, sourceWidth = W
+                if let padded {
+                    for y in 0 ..< copiedRows {
+                        (padded + ((y + padTop) * regionW + padLeft) * C).update(from: source + y * W * C, count: copiedWidth)
+                    }
+                    (source, sourceWidth) = (UnsafePointer(padded), regionW)
+                }
+                let rowStep = sourceWidth * C
+                for ty in 0 ..< tilesY {
+                    for tx in 0 ..< tilesX {
+                        let tile = n * tilesPerImage + ty * tilesX + tx, corner = source + (ty * m * sourceWidth + tx * m) * C
+                        for c in Swift.stride(from: 0, to: C, by: FloatVector.scalarCount) { transformTile(corner + c, rowStep: rowStep, v + tile * C + c) }
                     }
                 }
             }
@@ -211,26 +250,62 @@ struct WinogradConvolution: Sendable {
 
     private func transformOutput<R: WinogradRows>(_: R.Type, _ outputs: UnsafeMutablePointer<Float>, products: UnsafePointer<Float>, count: Int,
                                                   bias: UnsafePointer<Float>?, relu: Bool) {
-        let O = filters, stride = count * tilesPerImage * O, m = R.m, alpha = R.m + 2
+        let O = filters, stride = count * tilesPerImage * O, m = R.m, alpha = R.m + 2, (OH, OW) = (outputHeight, outputWidth)
         withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: m * alpha) { buffer in
             let t = buffer.baseAddress!
-            forEachTile(count: count) { n, ty, tx, tile in
-                let image = outputs + n * outputHeight * outputWidth * O
-                let rows = min(m, outputHeight - ty * m), columns = min(m, outputWidth - tx * m)
-                forEachChannelVector(O) { o, lanes in
-                    let products = products + tile * O + o
-                    let base = bias.map { loadVector($0 + o, lanes) } ?? FloatVector(repeating: 0)
-                    // Aᵀ M (m x α) column by column, then (Aᵀ M) A row by row.
-                    for b in 0 ..< alpha { R.output({ loadVector(products + ($0 * alpha + b) * stride, lanes) }, { t[$0 * alpha + b] = $1 }) }
-                    for i in 0 ..< rows {
-                        let row = image + ((ty * m + i) * outputWidth + tx * m) * O + o
-                        R.output({ t[i * alpha + $0] }) { j, value in
-                            guard j < columns else { return }
-                            var sum = value + base
-                            if relu { sum.replace(with: 0, where: sum .< 0) }
-                            storeVector(sum, row + j * O, lanes)
+            guard O % FloatVector.scalarCount == 0 else {
+                // Channels in a short vector too: edge tiles drop what falls outside the image.
+                forEachTile(count: count) { n, ty, tx, tile in
+                    let image = outputs + n * OH * OW * O
+                    let rows = min(m, OH - ty * m), columns = min(m, OW - tx * m)
+                    forEachChannelVector(O) { o, lanes in
+                        let products = products + tile * O + o
+                        let base = bias.map { loadVector($0 + o, lanes) } ?? FloatVector(repeating: 0)
+                        // Aᵀ M (m x α) column by column, then (Aᵀ M) A row by row.
+                        for b in 0 ..< alpha { R.output({ loadVector(products + ($0 * alpha + b) * stride, lanes) }, { t[$0 * alpha + b] = $1 }) }
+                        for i in 0 ..< rows {
+                            let row = image + ((ty * m + i) * OW + tx * m) * O + o
+                            R.output({ t[i * alpha + $0] }) { j, value in
+                                guard j < columns else { return }
+                                var sum = value + base
+                                if relu { sum.replace(with: 0, where: sum .< 0) }
+                                storeVector(sum, row + j * O, lanes)
+                            }
                         }
                     }
+                }
+                return
+            }
+            // Whole vectors: every tile written whole, with straight loads and stores and wrapping
+            // index arithmetic (every index is in range); where tiles pass the image's edge, into a
+            // (tilesY·m) x (tilesX·m) region whose image part is then copied out.
+            let (regionH, regionW) = (tilesY * m, tilesX * m)
+            let region: UnsafeMutablePointer<Float>? = regionH == OH && regionW == OW ? nil : .allocate(capacity: regionH * regionW * O)
+            defer { region?.deallocate() }
+            for n in 0 ..< count {
+                let image = outputs + n * OH * OW * O, target = region ?? image
+                for ty in 0 ..< tilesY {
+                    for tx in 0 ..< tilesX {
+                        let tile = n * tilesPerImage + ty * tilesX + tx, corner = target + (ty * m * regionW + tx * m) * O
+                        for o in Swift.stride(from: 0, to: O, by: FloatVector.scalarCount) {
+                            let tileProducts = products + (tile &* O &+ o), base = bias.map { loadVector($0 + o) } ?? FloatVector(repeating: 0)
+                            for b in 0 ..< alpha {
+                                let column = tileProducts + b &* stride
+                                R.output({ loadVector(column + $0 &* alpha &* stride) }, { t[$0 &* alpha &+ b] = $1 })
+                            }
+                            for i in 0 ..< m {
+                                let row = corner + (i &* regionW &* O &+ o), transformed = t + i &* alpha
+                                R.output({ transformed[$0] }) { j, value in
+                                    var sum = value + base
+                                    if relu { sum.replace(with: 0, where: sum .< 0) }
+                                    storeVector(sum, row + j &* O)
+                                }
+                            }
+                        }
+                    }
+                }
+                if let region {
+                    for y in 0 ..< OH { (image + y * OW * O).update(from: region + y * regionW * O, count: OW * O) }
                 }
             }
         }
@@ -252,22 +327,56 @@ struct WinogradConvolution: Sendable {
     }
 
     private func transformOutputGradient<R: WinogradRows>(_: R.Type, _ y: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
-        let O = filters, stride = count * tilesPerImage * O, m = R.m, alpha = R.m + 2
+        let O = filters, stride = count * tilesPerImage * O, m = R.m, alpha = R.m + 2, (OH, OW) = (outputHeight, outputWidth)
         withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: m * alpha) { buffer in
             let t = buffer.baseAddress!
-            forEachTile(count: count) { n, ty, tx, tile in
-                let image = gradients + n * outputHeight * outputWidth * O
-                let rows = min(m, outputHeight - ty * m), columns = min(m, outputWidth - tx * m)
-                forEachChannelVector(O) { o, lanes in
-                    @inline(__always) func e(_ i: Int, _ j: Int) -> FloatVector {
-                        guard i < rows, j < columns else { return FloatVector(repeating: 0) }
-                        return loadVector(image + ((ty * m + i) * outputWidth + tx * m + j) * O + o, lanes)
+            guard O % FloatVector.scalarCount == 0 else {
+                // Channels in a short vector too: zero past the image's edge, element by element.
+                forEachTile(count: count) { n, ty, tx, tile in
+                    let image = gradients + n * OH * OW * O
+                    let rows = min(m, OH - ty * m), columns = min(m, OW - tx * m)
+                    forEachChannelVector(O) { o, lanes in
+                        @inline(__always) func e(_ i: Int, _ j: Int) -> FloatVector {
+                            guard i < rows, j < columns else { return FloatVector(repeating: 0) }
+                            return loadVector(image + ((ty * m + i) * OW + tx * m + j) * O + o, lanes)
+                        }
+                        // A e (α x m) column by column, then (A e) Aᵀ row by row.
+                        for j in 0 ..< m { R.outputGradient({ e($0, j) }, { t[$0 * m + j] = $1 }) }
+                        let out = y + tile * O + o
+                        for a in 0 ..< alpha {
+                            R.outputGradient({ t[a * m + $0] }, { storeVector($1, out + (a * alpha + $0) * stride, lanes) })
+                        }
                     }
-                    // A e (α x m) column by column, then (A e) Aᵀ row by row.
-                    for j in 0 ..< m { R.outputGradient({ e($0, j) }, { t[$0 * m + j] = $1 }) }
-                    let out = y + tile * O + o
-                    for a in 0 ..< alpha {
-                        R.outputGradient({ t[a * m + $0] }, { storeVector($1, out + (a * alpha + $0) * stride, lanes) })
+                }
+                return
+            }
+            // Whole vectors: straight loads and stores, wrapping index arithmetic; where tiles pass
+            // the image's edge, from a zero-padded (tilesY·m) x (tilesX·m) copy of each image.
+            let (regionH, regionW) = (tilesY * m, tilesX * m)
+            let region: UnsafeMutablePointer<Float>? = regionH == OH && regionW == OW ? nil : .allocate(capacity: regionH * regionW * O)
+            defer { region?.deallocate() }
+            region?.initialize(repeating: 0, count: regionH * regionW * O)
+            for n in 0 ..< count {
+                var source = gradients + n * OH * OW * O
+                if let region {
+                    for row in 0 ..< OH { (region + row * regionW * O).update(from: source + row * OW * O, count: OW * O) }
+                    source = UnsafePointer(region)
+                }
+                let rowStep = (region == nil ? OW : regionW) * O
+                for ty in 0 ..< tilesY {
+                    for tx in 0 ..< tilesX {
+                        let tile = n * tilesPerImage + ty * tilesX + tx, corner = source + (ty * m * rowStep + tx * m * O)
+                        for o in Swift.stride(from: 0, to: O, by: FloatVector.scalarCount) {
+                            for j in 0 ..< m {
+                                let column = corner + (j &* O &+ o)
+                                R.outputGradient({ loadVector(column + $0 &* rowStep) }, { t[$0 &* m &+ j] = $1 })
+                            }
+                            let out = y + (tile &* O &+ o)
+                            for a in 0 ..< alpha {
+                                let row = out + a &* alpha &* stride, transformed = t + a &* m
+                                R.outputGradient({ transformed[$0] }, { storeVector($1, row + $0 &* stride) })
+                            }
+                        }
                     }
                 }
             }

@@ -64,6 +64,10 @@ final class ConvolutionLayerTests: XCTestCase {
             ([13, 13, 9], 8, [3, 3], [1, 1], "valid", "sigmoid"),
             // Winograd F(2x2, 3x3), where 4x4 tiles would cover 12x12 for a 10x10 output.
             ([12, 12, 16], 9, [3, 3], [1, 1], "valid", "relu"),
+            // Whole vectors of channels in and out: edge tiles through zero-padded copies (F(4x4) on
+            // 13x13, "valid"; F(2x2) on 10x10, "same").
+            ([13, 13, 16], 16, [3, 3], [1, 1], "valid", "relu"),
+            ([10, 10, 16], 32, [3, 3], [1, 1], "same", "linear"),
             // One channel: direct loops, four positions at a time inside, checked at the edges;
             // 20 filters are a vector and a tail.
             ([28, 28, 1], 16, [5, 5], [1, 1], "valid", "relu"),
@@ -102,12 +106,15 @@ final class ConvolutionLayerTests: XCTestCase {
     /// gradient, and from that the first layer's kernel gradient. Cases: Winograd
     /// F(4x4) forward and kernel gradient with an F(2x2) input gradient (10x10;
     /// 13x13 with partial edge tiles), F(2x2) forward and kernel gradient with an
-    /// F(4x4) input gradient (12x12), F(4x4) in all three passes (8x8 "same"), and
-    /// im2col (stride 2, "same"). One thread and two (partial sums added in order).
+    /// F(4x4) input gradient (12x12), the 13x13 case again with whole vectors of
+    /// 16 channels (edge tiles through zero-padded copies in all three passes),
+    /// F(4x4) in all three passes (8x8 "same"), and im2col (stride 2, "same").
+    /// One thread and two (partial sums added in order).
     func testConv2DGradientsMatchADirectLoop() throws {
         // (input, filters, strides, padding, Winograd)
         let cases: [([Int], Int, Int, String, Bool)] = [
             ([10, 10, 9], 8, 1, "valid", true), ([13, 13, 8], 10, 1, "valid", true), ([12, 12, 9], 8, 1, "valid", true),
+            ([13, 13, 16], 16, 1, "valid", true),
             ([8, 8, 9], 9, 1, "same", true), ([7, 5, 3], 4, 2, "same", false),
         ]
         for (input, O, stride, padding, winograd) in cases {
