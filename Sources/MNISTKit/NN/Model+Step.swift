@@ -16,6 +16,9 @@ extension Model {
             io.pool = FusedPool(out: workspace.activations[i + 2].pointer, dout: training ? UnsafePointer(workspace.activationGradients[i + 2].pointer) : nil,
                                 argmax: training ? workspace.scratch[i + 1][0].pointer : nil, window: window)
         }
+        if fusedRelus[i] {
+            io.relu = (workspace.activations[i + 2].pointer, training ? UnsafePointer(workspace.activationGradients[i + 2].pointer) : nil)
+        }
         return io
     }
 
@@ -34,7 +37,7 @@ extension Model {
     func forward(_ workspace: Workspace, B: Int, context: StepContext, random: inout RandomGenerator,
                  augmentation: UnsafeMutablePointer<RandomGenerator>? = nil) -> UnsafeMutablePointer<Float> {
         precondition(workspace.threads == context.threads, "the workspace was made for \(workspace.threads) threads")
-        for (i, layer) in layers.enumerated() where !passesThrough(i, training: workspace.training) && !isFusedPool(i) {
+        for (i, layer) in layers.enumerated() where !passesThrough(i, training: workspace.training) && !isComputedByPrevious(i) {
             let io = io(i, workspace, B: B)
             guard let probe = context.probe else {
                 if layer.isAugmentation, let augmentation {
@@ -86,7 +89,7 @@ extension Model {
     /// gradient). With the context's optimizer, each layer updates its
     /// parameters as their gradients become final.
     func backward(_ workspace: Workspace, B: Int, context: StepContext) {
-        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !passesThrough(i, training: true) && !isFusedPool(i) {
+        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !passesThrough(i, training: true) && !isComputedByPrevious(i) {
             let io = io(i, workspace, B: B), layer = layers[i]
             guard let probe = context.probe else {
                 layer.backward(io, context)

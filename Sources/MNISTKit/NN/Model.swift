@@ -60,6 +60,10 @@ public final class Model {
     /// For each layer, the window of the 2x2 max pool after it that it computes
     /// too (see `Conv2D.fusesPool`); the pool layer itself then does nothing.
     let fusedPools: [Window2D?]
+    /// For each layer, whether it also applies the relu layer after it (a batch
+    /// normalization followed by `{"type": "activation", "activation": "relu"}`);
+    /// the relu layer itself then does nothing.
+    let fusedRelus: [Bool]
 
     /// The trainable variables, in layer order.
     public var trainableVariables: [ModelVariable] { variables.filter(\.trainable) }
@@ -148,6 +152,9 @@ public final class Model {
                   let conv = layers[i] as? Conv2D, let pool = layers[i + 1] as? MaxPooling2D, conv.fusesPool(pool) else { return nil }
             return pool.window
         }
+        fusedRelus = layers.indices.map { i in
+            i + 1 < layers.count && layers[i] is BatchNormalization && (layers[i + 1] as? ActivationLayer)?.activation == .relu
+        }
         self.summary = summary
         self.layers = layers
         variables = layout.declarations.map {
@@ -165,8 +172,8 @@ public final class Model {
         layers[i].isView || (!training && layers[i].isAugmentation)
     }
 
-    /// Layer i is a pool the layer before it computes (`fusedPools`).
-    func isFusedPool(_ i: Int) -> Bool { i > 0 && fusedPools[i - 1] != nil }
+    /// Layer i is computed by the layer before it (`fusedPools`, `fusedRelus`).
+    func isComputedByPrevious(_ i: Int) -> Bool { i > 0 && (fusedPools[i - 1] != nil || fusedRelus[i - 1]) }
 
     /// Draws the initial weights (Keras' initialisers), variable by variable in layer order.
     public func initializeParameters(generator: inout RandomGenerator) {
@@ -249,8 +256,8 @@ public final class Workspace {
                 gradients.append(gradients[0])
                 computed += 1
             } else {
-                // A layer that computes the pool after it (`fusedPools`) never writes its own output.
-                let width = model.fusedPools[i] == nil ? summary.outputShape.reduce(1, *) : 0
+                // A layer that computes the layer after it (`fusedPools`, `fusedRelus`) never writes its own output.
+                let width = model.fusedPools[i] == nil && !model.fusedRelus[i] ? summary.outputShape.reduce(1, *) : 0
                 activations.append(FloatBuffer(count: capacity * width))
                 gradients.append(FloatBuffer(count: capacity * width))
             }

@@ -32,6 +32,9 @@ struct LayerIO {
     let inputActivation: Activation?
     /// The 2x2 max pool after this layer, when this layer computes it too (see `Model.fusedPools`).
     var pool: FusedPool? = nil
+    /// The relu layer after this layer, when this layer computes it too (see `Model.fusedRelus`):
+    /// its output and output gradient (training only). This layer's own output is then never written.
+    var relu: (out: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>?)? = nil
 
     /// The activation to apply in the forward pass (linear when the loss fuses softmax).
     func forwardActivation(_ activation: Activation) -> Activation {

@@ -209,6 +209,10 @@ final class GradientCheckTests: XCTestCase {
                    try layer(#"{"type": "batch_normalization"}"#), .activation(.tanh),
                    try layer(#"{"type": "max_pooling2d", "padding": "same"}"#),
                    .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [6, 5, 2], seed: 12, h: 1e-3)
+        // Batch normalization then a relu layer: the batch normalization applies the relu (fused).
+        try check([try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 3, "use_bias": false}"#),
+                   try layer(#"{"type": "batch_normalization"}"#), .activation(.relu),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [6, 5, 2], seed: 13, h: 1e-3)
         try check([dense(6, .linear), try layer(#"{"type": "batch_normalization", "momentum": 0.5, "epsilon": 0.01}"#),
                    .activation(.sigmoid), dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 7)
         try check([dense(5, .tanh), try layer(#"{"type": "batch_normalization", "center": false}"#),

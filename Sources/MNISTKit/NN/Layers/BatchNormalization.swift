@@ -5,6 +5,8 @@ import Foundation
 // with the batch's mean and (biased) variance and moves the moving averages
 // toward them; evaluation uses the moving averages. As Keras computes it:
 // y = x·s + (beta - mean·s) with s = gamma / sqrt(variance + epsilon).
+// Followed by a relu layer, it applies the relu too (`Model.fusedRelus`):
+// max(y, 0) in the same pass, and relu's gradient wherever it reads dy.
 
 struct BatchNormalization: Layer {
     static let typeName = "batch_normalization"
@@ -77,10 +79,15 @@ struct BatchNormalization: Layer {
             s[c] = inverse[c] * (gamma.map { w[$0 + c] } ?? 1)
             shift[c] = (beta.map { w[$0 + c] } ?? 0) - mean[c] * s[c]
         }
+        let relu = io.relu != nil, out = io.relu?.out ?? io.out
         context.run(rows: R) { _, rows in
             for r in rows {
-                let x = io.inp + r * C, y = io.out + r * C
-                for c in 0 ..< C { y[c] = x[c] * s[c] + shift[c] }
+                let x = io.inp + r * C, y = out + r * C
+                if relu {
+                    for c in 0 ..< C { y[c] = max(x[c] * s[c] + shift[c], 0) }
+                } else {
+                    for c in 0 ..< C { y[c] = x[c] * s[c] + shift[c] }
+                }
             }
         }
     }
@@ -88,11 +95,13 @@ struct BatchNormalization: Layer {
     /// dbeta = Σ dy, dgamma = Σ dy·x̂ (x̂ the normalised input), and
     /// dx = gamma·inverse / R · (R·dy - dbeta - x̂·dgamma), as a·dy + b·x + d per channel.
     func backward(_ io: LayerIO, _ context: StepContext) {
-        guard let dout = io.dout else { return }
+        // With the relu fused, dy is the relu's output gradient where its output is positive, else 0.
+        guard let dout = io.relu?.dout ?? io.dout.map({ UnsafePointer($0) }) else { return }
+        let reluOutput = io.relu.map { UnsafePointer($0.out) }
         let C = channels, R = io.B * positions, w = context.parameters, dw = context.parameterGradients
         let mean = UnsafePointer(io.scratch[0].pointer), inverse = mean + C
         // Σdy and Σdy·x in one pass; Σdy·x̂ = inverse (Σdy·x - mean Σdy).
-        let sums = channelSums(io, context, rows: R, gradient: dout)
+        let sums = channelSums(io, context, rows: R, gradient: dout, reluOutput: reluOutput)
         let a = io.scratch[1].pointer, b = a + C, d = a + 2 * C
         for c in 0 ..< C {
             let dbeta = Float(sums[c]), dgamma = Float((sums[C + c] - Double(mean[c]) * sums[c]) * Double(inverse[c]))
@@ -108,7 +117,17 @@ struct BatchNormalization: Layer {
             context.run(rows: R) { _, rows in
                 for r in rows {
                     let x = io.inp + r * C, dy = dout + r * C, dx = dinp + r * C
-                    for c in 0 ..< C { dx[c] = a[c] * dy[c] + b[c] * x[c] + d[c] }
+                    if let reluOutput {
+                        // Vectors, so the relu's mask is a select, not a branch per value.
+                        let y = reluOutput + r * C
+                        forEachChannelVector(C) { c, lanes in
+                            let g = FloatVector(repeating: 0).replacing(with: loadVector(dy + c, lanes), where: loadVector(y + c, lanes) .> 0)
+                            let value = loadVector(a + c, lanes) * g + loadVector(b + c, lanes) * loadVector(x + c, lanes) + loadVector(d + c, lanes)
+                            storeVector(value, dx + c, lanes)
+                        }
+                    } else {
+                        for c in 0 ..< C { dx[c] = a[c] * dy[c] + b[c] * x[c] + d[c] }
+                    }
                 }
                 io.applyInputActivationGradient(rows: rows, width: C)
             }
@@ -117,10 +136,12 @@ struct BatchNormalization: Layer {
         if let beta { context.update(beta ..< beta + C) }
     }
 
-    /// Per channel, over R rows: Σx and Σx² (no gradient), or Σdy and Σdy·x.
+    /// Per channel, over R rows: Σx and Σx² (no gradient), or Σdy and Σdy·x
+    /// (dy zero where `reluOutput`, when given, is not positive).
     /// Each thread sums its rows in order; the threads' sums are added in
     /// thread order. Returns 2C doubles: the first sums, then the second.
-    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, gradient: UnsafePointer<Float>?) -> UnsafeMutablePointer<Double> {
+    private func channelSums(_ io: LayerIO, _ context: StepContext, rows R: Int, gradient: UnsafePointer<Float>?,
+                             reluOutput: UnsafePointer<Float>? = nil) -> UnsafeMutablePointer<Double> {
         let C = channels, T = context.threads
         let partials = UnsafeMutableRawPointer(io.scratch[2].pointer).bindMemory(to: Double.self, capacity: 2 * (T + 1) * C)
         context.run(rows: R) { t, rows in
@@ -128,7 +149,14 @@ struct BatchNormalization: Layer {
             first.update(repeating: 0, count: 2 * C)
             for r in rows {
                 let x = io.inp + r * C
-                if let gradient {
+                if let gradient, let reluOutput {
+                    let dy = gradient + r * C, y = reluOutput + r * C
+                    for c in 0 ..< C {
+                        let g = y[c] > 0 ? dy[c] : 0
+                        first[c] += Double(g)
+                        second[c] += Double(g) * Double(x[c])
+                    }
+                } else if let gradient {
                     let dy = gradient + r * C
                     for c in 0 ..< C {
                         first[c] += Double(dy[c])

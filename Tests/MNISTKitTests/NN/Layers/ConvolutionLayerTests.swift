@@ -421,6 +421,14 @@ final class ConvolutionLayerTests: XCTestCase {
         let movingMean: [Float] = (0 ..< C).map { c in Float(0.9 * Double(mean[c]) + 0.1 * batchMean[c]) }
         let movingVariance: [Float] = (0 ..< C).map { c in Float(0.9 * Double(variance[c]) + 0.1 * batchVariance[c]) }
         assertClose(model.nonTrainable.array, movingMean + movingVariance, tolerance: 1e-6, "moving averages")
+
+        // Followed by a relu layer, the batch normalization applies it (fused): the same values, negatives at zero.
+        let withRelu = try self.model([identity, norm, .activation(.relu)], input: [2, 3, C])
+        withRelu.parameters.assign(model.parameters.array)
+        withRelu.nonTrainable.assign(mean + variance)
+        assertClose(withRelu.predict(x), inference.map { max($0, 0) }, tolerance: 1e-5, "inference, relu")
+        var again = RandomGenerator(seed: 1)
+        assertClose(withRelu.predict(x, training: true, random: &again), training.map { max($0, 0) }, tolerance: 1e-5, "training, relu")
     }
 
     /// Reshape and flatten are views: the values pass unchanged, in NHWC order.
