@@ -2,6 +2,10 @@
 // side by side. Shapes: B images of (H, W, C) in, (OH, OW, O) out; P = OH·OW
 // positions, K = kh·kw·C values per window. The kernel is (kh, kw, C, O) as
 // Keras stores it, read as a (K, O) matrix: out = im2col(inp) · kernel.
+// Faster algorithms where a layer's shape allows them (`build` chooses from
+// the shape alone): Winograd for stride-1 3x3 layers (Winograd.swift), and
+// direct loops for a one-channel input (DirectConvolution.swift), which also
+// compute a 2x2 max pool right after the first layer.
 
 struct Conv2D: Layer {
     static let typeName = "conv2d"
