@@ -205,23 +205,23 @@ struct WinogradConvolution: Sendable {
             }
             // Tiles over the edge read a zero-padded copy of each image (the region, a few KB),
             // so that every tile takes the same straight path.
-            let padded: UnsafeMutablePointer<Float>? = inside ? nil : .allocate(capacity: regionH * regionW * C)
-            defer { padded?.deallocate() }
-            padded?.initialize(repeating: 0, count: regionH * regionW * C)
-            let copiedRows = min(H, regionH - padTop), copiedWidth = min(W, regionW - padLeft) * C
-            for n in 0 ..< count {
-                var source = images + n * H * W * C, sourceWidth = W
-                if let padded {
-                    for y in 0 ..< copiedRows {
-                        (padded + ((y + padTop) * regionW + padLeft) * C).update(from: source + y * W * C, count: copiedWidth)
+            withTemporaryFloats(if: !inside, count: regionH * regionW * C) { padded in
+                padded?.initialize(repeating: 0, count: regionH * regionW * C)
+                let copiedRows = min(H, regionH - padTop), copiedWidth = min(W, regionW - padLeft) * C
+                for n in 0 ..< count {
+                    var source = images + n * H * W * C, sourceWidth = W
+                    if let padded {
+                        for y in 0 ..< copiedRows {
+                            (padded + ((y + padTop) * regionW + padLeft) * C).update(from: source + y * W * C, count: copiedWidth)
+                        }
+                        (source, sourceWidth) = (UnsafePointer(padded), regionW)
                     }
-                    (source, sourceWidth) = (UnsafePointer(padded), regionW)
-                }
-                let rowStep = sourceWidth * C
-                for ty in 0 ..< tilesY {
-                    for tx in 0 ..< tilesX {
-                        let tile = n * tilesPerImage + ty * tilesX + tx, corner = source + (ty * m * sourceWidth + tx * m) * C
-                        for c in Swift.stride(from: 0, to: C, by: FloatVector.scalarCount) { transformTile(corner + c, rowStep: rowStep, v + tile * C + c) }
+                    let rowStep = sourceWidth * C
+                    for ty in 0 ..< tilesY {
+                        for tx in 0 ..< tilesX {
+                            let tile = n * tilesPerImage + ty * tilesX + tx, corner = source + (ty * m * sourceWidth + tx * m) * C
+                            for c in Swift.stride(from: 0, to: C, by: FloatVector.scalarCount) { transformTile(corner + c, rowStep: rowStep, v + tile * C + c) }
+                        }
                     }
                 }
             }
@@ -280,32 +280,32 @@ struct WinogradConvolution: Sendable {
             // index arithmetic (every index is in range); where tiles pass the image's edge, into a
             // (tilesY·m) x (tilesX·m) region whose image part is then copied out.
             let (regionH, regionW) = (tilesY * m, tilesX * m)
-            let region: UnsafeMutablePointer<Float>? = regionH == OH && regionW == OW ? nil : .allocate(capacity: regionH * regionW * O)
-            defer { region?.deallocate() }
-            for n in 0 ..< count {
-                let image = outputs + n * OH * OW * O, target = region ?? image
-                for ty in 0 ..< tilesY {
-                    for tx in 0 ..< tilesX {
-                        let tile = n * tilesPerImage + ty * tilesX + tx, corner = target + (ty * m * regionW + tx * m) * O
-                        for o in Swift.stride(from: 0, to: O, by: FloatVector.scalarCount) {
-                            let tileProducts = products + (tile &* O &+ o), base = bias.map { loadVector($0 + o) } ?? FloatVector(repeating: 0)
-                            for b in 0 ..< alpha {
-                                let column = tileProducts + b &* stride
-                                R.output({ loadVector(column + $0 &* alpha &* stride) }, { t[$0 &* alpha &+ b] = $1 })
-                            }
-                            for i in 0 ..< m {
-                                let row = corner + (i &* regionW &* O &+ o), transformed = t + i &* alpha
-                                R.output({ transformed[$0] }) { j, value in
-                                    var sum = value + base
-                                    if relu { sum.replace(with: 0, where: sum .< 0) }
-                                    storeVector(sum, row + j &* O)
+            withTemporaryFloats(if: regionH != OH || regionW != OW, count: regionH * regionW * O) { region in
+                for n in 0 ..< count {
+                    let image = outputs + n * OH * OW * O, target = region ?? image
+                    for ty in 0 ..< tilesY {
+                        for tx in 0 ..< tilesX {
+                            let tile = n * tilesPerImage + ty * tilesX + tx, corner = target + (ty * m * regionW + tx * m) * O
+                            for o in Swift.stride(from: 0, to: O, by: FloatVector.scalarCount) {
+                                let tileProducts = products + (tile &* O &+ o), base = bias.map { loadVector($0 + o) } ?? FloatVector(repeating: 0)
+                                for b in 0 ..< alpha {
+                                    let column = tileProducts + b &* stride
+                                    R.output({ loadVector(column + $0 &* alpha &* stride) }, { t[$0 &* alpha &+ b] = $1 })
+                                }
+                                for i in 0 ..< m {
+                                    let row = corner + (i &* regionW &* O &+ o), transformed = t + i &* alpha
+                                    R.output({ transformed[$0] }) { j, value in
+                                        var sum = value + base
+                                        if relu { sum.replace(with: 0, where: sum .< 0) }
+                                        storeVector(sum, row + j &* O)
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                if let region {
-                    for y in 0 ..< OH { (image + y * OW * O).update(from: region + y * regionW * O, count: OW * O) }
+                    if let region {
+                        for y in 0 ..< OH { (image + y * OW * O).update(from: region + y * regionW * O, count: OW * O) }
+                    }
                 }
             }
         }
@@ -353,28 +353,28 @@ struct WinogradConvolution: Sendable {
             // Whole vectors: straight loads and stores, wrapping index arithmetic; where tiles pass
             // the image's edge, from a zero-padded (tilesY·m) x (tilesX·m) copy of each image.
             let (regionH, regionW) = (tilesY * m, tilesX * m)
-            let region: UnsafeMutablePointer<Float>? = regionH == OH && regionW == OW ? nil : .allocate(capacity: regionH * regionW * O)
-            defer { region?.deallocate() }
-            region?.initialize(repeating: 0, count: regionH * regionW * O)
-            for n in 0 ..< count {
-                var source = gradients + n * OH * OW * O
-                if let region {
-                    for row in 0 ..< OH { (region + row * regionW * O).update(from: source + row * OW * O, count: OW * O) }
-                    source = UnsafePointer(region)
-                }
-                let rowStep = (region == nil ? OW : regionW) * O
-                for ty in 0 ..< tilesY {
-                    for tx in 0 ..< tilesX {
-                        let tile = n * tilesPerImage + ty * tilesX + tx, corner = source + (ty * m * rowStep + tx * m * O)
-                        for o in Swift.stride(from: 0, to: O, by: FloatVector.scalarCount) {
-                            for j in 0 ..< m {
-                                let column = corner + (j &* O &+ o)
-                                R.outputGradient({ loadVector(column + $0 &* rowStep) }, { t[$0 &* m &+ j] = $1 })
-                            }
-                            let out = y + (tile &* O &+ o)
-                            for a in 0 ..< alpha {
-                                let row = out + a &* alpha &* stride, transformed = t + a &* m
-                                R.outputGradient({ transformed[$0] }, { storeVector($1, row + $0 &* stride) })
+            withTemporaryFloats(if: regionH != OH || regionW != OW, count: regionH * regionW * O) { region in
+                region?.initialize(repeating: 0, count: regionH * regionW * O)
+                for n in 0 ..< count {
+                    var source = gradients + n * OH * OW * O
+                    if let region {
+                        for row in 0 ..< OH { (region + row * regionW * O).update(from: source + row * OW * O, count: OW * O) }
+                        source = UnsafePointer(region)
+                    }
+                    let rowStep = (region == nil ? OW : regionW) * O
+                    for ty in 0 ..< tilesY {
+                        for tx in 0 ..< tilesX {
+                            let tile = n * tilesPerImage + ty * tilesX + tx, corner = source + (ty * m * rowStep + tx * m * O)
+                            for o in Swift.stride(from: 0, to: O, by: FloatVector.scalarCount) {
+                                for j in 0 ..< m {
+                                    let column = corner + (j &* O &+ o)
+                                    R.outputGradient({ loadVector(column + $0 &* rowStep) }, { t[$0 &* m &+ j] = $1 })
+                                }
+                                let out = y + (tile &* O &+ o)
+                                for a in 0 ..< alpha {
+                                    let row = out + a &* alpha &* stride, transformed = t + a &* m
+                                    R.outputGradient({ transformed[$0] }, { storeVector($1, row + $0 &* stride) })
+                                }
                             }
                         }
                     }
@@ -404,4 +404,13 @@ struct WinogradConvolution: Sendable {
             }
         }
     }
+}
+
+/// Runs `body` with `count` floats of temporary memory (on the stack when it fits)
+/// when `needed`, else with nil: the edge tiles' padded copies, without a heap
+/// allocation per chunk.
+@inline(__always)
+private func withTemporaryFloats(if needed: Bool, count: Int, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
+    guard needed else { return body(nil) }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { body($0.baseAddress!) }
 }
