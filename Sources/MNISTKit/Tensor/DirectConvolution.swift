@@ -7,8 +7,8 @@
 // (docs/PERFORMANCE.md). Filters go sixteen to a vector; one output row at a
 // time is computed into (or read from) a row of vectors in L1, four positions
 // sharing each kernel value (forward) or each gradient sum (kernel gradient) so
-// that four fused multiply-adds are in flight. Windows that cross the image's
-// edge take a checked loop.
+// that four fused multiply-adds are in flight (the row's last interior positions
+// one at a time). Windows that cross the image's edge take a checked loop.
 //
 // Fused with a 2x2 max pool, the convolution's output never reaches memory: each
 // pair of rows is pooled straight from L1, and the backward rebuilds the
@@ -60,6 +60,15 @@ private func convolveRow(_ row: UnsafeMutablePointer<FloatVector>, oy: Int, imag
         (row[ox], row[ox + 1], row[ox + 2], row[ox + 3]) = (s0, s1, s2, s3)
         ox += 4
     }
+    while ox < upper {
+        var sum = base
+        for ky in 0 ..< kh {
+            let pixels = image + (y0 + ky) * W + ox * sx - g.padLeft, rowWeights = weights + ky * kw
+            for kx in 0 ..< kw { sum = sum.addingProduct(pixels[kx], rowWeights[kx]) }
+        }
+        row[ox] = sum
+        ox += 1
+    }
     while ox < g.outputWidth { checked(ox); ox += 1 }
 }
 
@@ -93,6 +102,13 @@ private func accumulateRow(_ sums: UnsafeMutablePointer<FloatVector>, oy: Int, i
             }
         }
         ox += 4
+    }
+    while ox < upper {
+        for ky in 0 ..< kh {
+            let pixels = image + (y0 + ky) * W + ox * sx - g.padLeft, rowSums = sums + ky * kw
+            for kx in 0 ..< kw { rowSums[kx] = rowSums[kx].addingProduct(pixels[kx], d[ox]) }
+        }
+        ox += 1
     }
     while ox < g.outputWidth { checked(ox); ox += 1 }
 }
@@ -132,9 +148,8 @@ func directConvolution(_ out: UnsafeMutablePointer<Float>, image: UnsafePointer<
         for oy in 0 ..< g.outputHeight {
             convolveRow(row, oy: oy, image: image, weights: weights, base: base, g)
             for ox in 0 ..< g.outputWidth {
-                var value = row[ox]
-                if relu { value.replace(with: 0, where: value .< 0) }
-                storeVector(value, out + (oy * g.outputWidth + ox) * O + o, lanes)
+                let value = row[ox], zero = FloatVector(repeating: 0)
+                storeVector(relu ? value.replacing(with: zero, where: value .< zero) : value, out + (oy * g.outputWidth + ox) * O + o, lanes)
             }
         }
     }
@@ -163,23 +178,17 @@ func directConvolutionPooled(_ pooled: UnsafeMutablePointer<Float>, argmax: Unsa
     forEachFilterVector(O, g, rows: 2) { o, lanes, weights, rows in
         loadTaps(weights, kernel, o: o, lanes: lanes, O: O, g)
         let base = bias.map { loadVector($0 + o, lanes) } ?? FloatVector(repeating: 0)
-        let (top, bottom) = (rows, rows + g.outputWidth)
+        let (top, bottom) = (rows, rows + g.outputWidth), zero = FloatVector(repeating: 0)
+        @inline(__always) func activated(_ value: FloatVector) -> FloatVector { relu ? value.replacing(with: zero, where: value .< zero) : value }
         for py in 0 ..< pool.outputHeight {
             convolveRow(top, oy: 2 * py, image: image, weights: weights, base: base, g)
             convolveRow(bottom, oy: 2 * py + 1, image: image, weights: weights, base: base, g)
             for px in 0 ..< pool.outputWidth {
-                var best = FloatVector(repeating: -.infinity), position = FloatVector(repeating: 0)
-                @inline(__always) func consider(_ value: FloatVector, _ k: Float) {
-                    var value = value
-                    if relu { value.replace(with: 0, where: value .< 0) }
-                    let larger = value .> best
-                    best.replace(with: value, where: larger)
-                    position.replace(with: k, where: larger)
-                }
-                consider(top[2 * px], 0); consider(top[2 * px + 1], 1); consider(bottom[2 * px], 2); consider(bottom[2 * px + 1], 3)
+                let maximum = WindowMaximum().considering(activated(top[2 * px]), at: 0).considering(activated(top[2 * px + 1]), at: 1)
+                    .considering(activated(bottom[2 * px]), at: 2).considering(activated(bottom[2 * px + 1]), at: 3)
                 let at = (py * pool.outputWidth + px) * O + o
-                storeVector(best, pooled + at, lanes)
-                if let argmax { storeVector(position, argmax + at, lanes) }
+                storeVector(maximum.value, pooled + at, lanes)
+                if let argmax { storeVector(maximum.position, argmax + at, lanes) }
             }
         }
     }

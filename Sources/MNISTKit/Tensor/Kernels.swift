@@ -14,6 +14,22 @@ func storeVector(_ value: FloatVector, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: FloatVector.self)
 }
 
+/// The largest value of a pooling window so far and its position in the window
+/// (as a float); a strictly larger value replaces, so the first maximum wins ties.
+/// Kept as pure values: `replace(with:where:)` on variables that a nested function
+/// updates compiled to a branch and a store per lane (measured: the fused
+/// convolution's pooling took longer than its convolution).
+struct WindowMaximum {
+    var value = FloatVector(repeating: -.infinity), position = FloatVector(repeating: 0)
+
+    @inline(__always)
+    func considering(_ candidate: FloatVector, at k: Float) -> WindowMaximum {
+        let larger = candidate .> value
+        return WindowMaximum(value: value.replacing(with: candidate, where: larger),
+                             position: position.replacing(with: FloatVector(repeating: k), where: larger))
+    }
+}
+
 /// The first `width` lanes (up to sixteen) from `pointer`, zero beyond: channel
 /// loops take sixteen at a time and the remainder in one short vector.
 @inline(__always)
@@ -104,21 +120,33 @@ func reluBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
 
 /// sums[j] = Σ_r rows[r * stride + j] for j < n, the rows added in order (as a
 /// scalar loop would, so the bits match it). Sixteen columns at a time: with
-/// `sums` and `rows` possibly aliased, the scalar loop does not vectorise.
+/// `sums` and `rows` possibly aliased, the scalar loop does not vectorise. Up to
+/// 64 columns share one pass down the rows: a pass per sixteen columns over a
+/// convolution's output gradient (megabytes, past L2) ran at memory's latency.
 @inline(__always)
 func columnSums(_ sums: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>, B: Int, stride: Int, n: Int) {
+    let lanes = FloatVector.scalarCount, zero = FloatVector(repeating: 0)
     var j = 0
-    while j + FloatVector.scalarCount <= n {
-        var sum = FloatVector(repeating: 0)
+    while j + 4 * lanes <= n {
+        var (s0, s1, s2, s3) = (zero, zero, zero, zero)
+        for r in 0 ..< B {
+            let row = rows + r * stride + j
+            s0 += loadVector(row); s1 += loadVector(row + lanes); s2 += loadVector(row + 2 * lanes); s3 += loadVector(row + 3 * lanes)
+        }
+        storeVector(s0, sums + j); storeVector(s1, sums + j + lanes); storeVector(s2, sums + j + 2 * lanes); storeVector(s3, sums + j + 3 * lanes)
+        j += 4 * lanes
+    }
+    while j + lanes <= n {
+        var sum = zero
         for r in 0 ..< B { sum += loadVector(rows + r * stride + j) }
         storeVector(sum, sums + j)
-        j += FloatVector.scalarCount
+        j += lanes
     }
     if j < n {
         // The last n - j columns as one short vector: each lane still sums its
         // column in row order, so the bits are the scalar loop's.
         let width = n - j
-        var sum = FloatVector(repeating: 0)
+        var sum = zero
         for r in 0 ..< B { sum += loadVector(rows + r * stride + j, width) }
         storeVector(sum, sums + j, width)
     }

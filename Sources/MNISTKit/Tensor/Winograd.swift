@@ -130,14 +130,18 @@ struct WinogradConvolution: Sendable {
         let alpha = transform.alpha, C = channels, O = filters, G = transform.kernelMatrix
         // Stored kernel: (3, 3, Cs, Os) with (Cs, Os) = (O, C) when flipped.
         let storedOutputs = flipped ? C : O
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 + 3 * alpha) { buffer in
+        // Sixteen filters at a time; the flipped kernel's filters are C floats apart, gathered lane by lane.
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 9 + 3 * alpha) { buffer in
             let g = buffer.baseAddress!, gG = g + 9
             for c in rows {
-                for o in 0 ..< O {
-                    for ky in 0 ..< 3 {
-                        for kx in 0 ..< 3 {
-                            g[ky * 3 + kx] = flipped ? kernel[((2 - ky) * 3 + (2 - kx)) * O * C + o * storedOutputs + c]
-                                                     : kernel[(ky * 3 + kx) * C * O + c * storedOutputs + o]
+                forEachChannelVector(O) { o, lanes in
+                    for tap in 0 ..< 9 {
+                        if flipped {
+                            var taps = FloatVector(repeating: 0)
+                            for lane in 0 ..< lanes { taps[lane] = kernel[(8 - tap) * O * C + (o + lane) * storedOutputs + c] }
+                            g[tap] = taps
+                        } else {
+                            g[tap] = loadVector(kernel + tap * C * O + c * storedOutputs + o, lanes)
                         }
                     }
                     // G g (α x 3), then (G g) Gᵀ.
@@ -146,7 +150,8 @@ struct WinogradConvolution: Sendable {
                     }
                     for i in 0 ..< alpha {
                         for j in 0 ..< alpha {
-                            u[((i * alpha + j) * C + c) * O + o] = gG[i * 3] * G[j * 3] + gG[i * 3 + 1] * G[j * 3 + 1] + gG[i * 3 + 2] * G[j * 3 + 2]
+                            let value = G[j * 3] * gG[i * 3] + G[j * 3 + 1] * gG[i * 3 + 1] + G[j * 3 + 2] * gG[i * 3 + 2]
+                            storeVector(value, u + ((i * alpha + j) * C + c) * O + o, lanes)
                         }
                     }
                 }

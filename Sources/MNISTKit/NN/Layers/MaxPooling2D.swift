@@ -36,29 +36,23 @@ struct MaxPooling2D: Pooling2DLayer {
                         let at = b * outSize + (oy * g.outputWidth + ox) * C
                         let rows = g.rows(oy), columns = g.columns(ox), topLeft = image + (rows.lowerBound * g.width + columns.lowerBound) * C
                         forEachChannelVector(C) { c, width in
-                            var best = FloatVector(repeating: -.infinity), position = FloatVector(repeating: 0)
-                            // Strictly larger replaces: the first maximum on ties.
-                            @inline(__always) func consider(_ value: FloatVector, _ k: Float) {
-                                let larger = value .> best
-                                best.replace(with: value, where: larger)
-                                position.replace(with: k, where: larger)
-                            }
+                            var maximum = WindowMaximum()
                             if plain {
-                                consider(loadVector(topLeft + c, width), 0)
-                                consider(loadVector(topLeft + C + c, width), 1)
-                                consider(loadVector(topLeft + g.width * C + c, width), 2)
-                                consider(loadVector(topLeft + (g.width + 1) * C + c, width), 3)
+                                maximum = maximum.considering(loadVector(topLeft + c, width), at: 0)
+                                    .considering(loadVector(topLeft + C + c, width), at: 1)
+                                    .considering(loadVector(topLeft + g.width * C + c, width), at: 2)
+                                    .considering(loadVector(topLeft + (g.width + 1) * C + c, width), at: 3)
                             } else {
                                 var k: Float = 0
                                 for y in rows {
                                     for x in columns {
-                                        consider(loadVector(image + (y * g.width + x) * C + c, width), k)
+                                        maximum = maximum.considering(loadVector(image + (y * g.width + x) * C + c, width), at: k)
                                         k += 1
                                     }
                                 }
                             }
-                            storeVector(best, io.out + at + c, width)
-                            if let argmax { storeVector(position, argmax + at + c, width) }
+                            storeVector(maximum.value, io.out + at + c, width)
+                            if let argmax { storeVector(maximum.position, argmax + at + c, width) }
                         }
                     }
                 }
