@@ -17,12 +17,14 @@ from bench_reference import load_idx  # noqa: E402
 
 CLASSES = {
     "dense": "Dense", "conv2d": "Conv2D", "max_pooling2d": "MaxPooling2D", "average_pooling2d": "AveragePooling2D",
-    "global_average_pooling2d": "GlobalAveragePooling2D", "batch_normalization": "BatchNormalization",
+    "global_average_pooling2d": "GlobalAveragePooling2D", "global_max_pooling2d": "GlobalMaxPooling2D",
+    "zero_padding2d": "ZeroPadding2D", "batch_normalization": "BatchNormalization",
     "dropout": "Dropout", "flatten": "Flatten", "reshape": "Reshape", "activation": "Activation",
     "random_flip": "RandomFlip", "random_translation": "RandomTranslation", "random_rotation": "RandomRotation",
     "random_zoom": "RandomZoom",
 }
-IMAGE_LAYERS = {"conv2d", "max_pooling2d", "average_pooling2d", "global_average_pooling2d"}
+IMAGE_LAYERS = {"conv2d", "max_pooling2d", "average_pooling2d", "global_average_pooling2d", "global_max_pooling2d",
+                "zero_padding2d"}
 VARIABLES = ["kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"]
 
 

@@ -11,24 +11,28 @@ enum DigitModels {
          {"type": "dense", "units": 10, "activation": "softmax"}]
         """
     /// Every layer type the trainer has, batch normalization on images (H, W), on (H, W, C)
-    /// and on flat rows.
+    /// and on flat rows, and every activation but linear.
     static let convolutional = """
         [{"type": "random_flip", "mode": "horizontal"}, {"type": "random_translation", "height_factor": 0.1, "width_factor": 0.1},
          {"type": "random_rotation", "factor": 0.05}, {"type": "random_zoom", "height_factor": 0.1},
          {"type": "batch_normalization"},
          {"type": "reshape", "target_shape": [28, 28, 1]},
+         {"type": "zero_padding2d", "padding": [[1, 0], [2, 1]]},
          {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
          {"type": "batch_normalization"},
          {"type": "max_pooling2d", "pool_size": 2},
          {"type": "conv2d", "filters": 6, "kernel_size": [3, 2], "strides": 2, "padding": "same", "activation": "tanh"},
          {"type": "average_pooling2d", "pool_size": 2},
-         {"type": "conv2d", "filters": 5, "kernel_size": 1, "use_bias": false},
+         {"type": "conv2d", "filters": 5, "kernel_size": 1, "use_bias": false, "activation": "elu"},
          {"type": "activation", "activation": "sigmoid"},
          {"type": "global_average_pooling2d"},
          {"type": "flatten"},
          {"type": "dropout", "rate": 0.25},
          {"type": "dense", "units": 12, "activation": "relu"},
          {"type": "batch_normalization", "center": false, "scale": false},
+         {"type": "dense", "units": 40, "activation": "leaky_relu"},
+         {"type": "reshape", "target_shape": [2, 2, 10]},
+         {"type": "global_max_pooling2d"},
          {"type": "dense", "units": 10, "activation": "softmax"}]
         """
 

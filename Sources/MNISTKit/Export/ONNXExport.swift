@@ -125,10 +125,16 @@ struct ONNXGraph {
         layout = .keras
     }
 
-    /// The activation's node; softmax over the channels (the last Keras axis) in either layout.
+    /// The activation's node; softmax over the channels (the last Keras axis) in either layout,
+    /// leaky_relu's and elu's parameters written out (ONNX's defaults, 0.01 and 1, are not Keras').
     mutating func activation(_ activation: Activation) {
         guard let name = activation.onnxOperator else { return }
-        node(name, attributes: activation == .softmax ? [.int("axis", layout == .channelsFirst ? 1 : -1)] : [])
+        switch activation {
+        case .softmax: node(name, attributes: [.int("axis", layout == .channelsFirst ? 1 : -1)])
+        case .leakyRelu: node(name, attributes: [.float("alpha", Activation.leakyReluSlope)])
+        case .elu: node(name, attributes: [.float("alpha", 1)])
+        default: node(name)
+        }
     }
 
     /// Explicit pads (top, left, bottom, right) for ONNX from our window: Keras' "same" puts

@@ -125,7 +125,7 @@ public final class Model {
         guard let firstTrainable else { throw ConfigError(path: "layers", message: "the model has no trainable layer; add a dense layer") }
         let lastComputing = layers.lastIndex { !$0.isView }
         let finalActivation = lastComputing.flatMap { layers[$0].outputActivation }
-        if spec.loss != .meanSquaredError, let finalActivation, [.relu, .linear, .tanh].contains(finalActivation) {
+        if spec.loss != .meanSquaredError, let finalActivation, finalActivation != .softmax, finalActivation != .sigmoid {
             throw ConfigError(path: "layers[\(last)]", message: "\(spec.loss.rawValue) needs probabilities, but the last layer's activation is \(finalActivation.rawValue); use softmax (or sigmoid)")
         }
         let fusesSoftmax = spec.loss != .meanSquaredError && finalActivation == .softmax

@@ -2,15 +2,25 @@ import Foundation
 
 // Keras' activations: each one's forward, gradient (scalar and vector) and
 // ONNX operator in this file. Shapes: B rows of C values. The gradients need
-// only the forward's output, so layers keep outputs, not inputs.
+// only the forward's output, so layers keep outputs, not inputs: leaky_relu's
+// and elu's too, as their outputs are negative exactly where their inputs are
+// (leaky_relu: slope 1 or 0.2 by the output's sign; elu: 1, or output + 1).
 
 /// Keras' activations that layers accept, by their Keras names.
 public enum Activation: String, CaseIterable, Sendable {
     case relu, sigmoid, softmax, tanh, linear
+    /// Keras' `leaky_relu` activation: x, or 0.2·x below zero (`negative_slope` 0.2).
+    case leakyRelu = "leaky_relu"
+    /// Keras' `elu` activation: x, or exp(x) - 1 below zero (`alpha` 1).
+    case elu
+
+    /// leaky_relu's slope below zero, Keras' default for the activation function
+    /// (the `LeakyReLU` layer's default, 0.3, is not this one).
+    static let leakyReluSlope: Float = 0.2
 
     /// Its gradient needs only the output, element by element: the next layer
     /// may apply it for the layer that produced it (see `LayerIO`).
-    var isElementWise: Bool { self == .relu || self == .sigmoid || self == .tanh }
+    var isElementWise: Bool { self != .softmax && self != .linear }
 
     /// The ONNX operator computing it; nil for linear, which needs none.
     /// Softmax takes its axis from the graph's layout (`ONNXGraph.activation`).
@@ -21,6 +31,8 @@ public enum Activation: String, CaseIterable, Sendable {
         case .sigmoid: return "Sigmoid"
         case .tanh: return "Tanh"
         case .softmax: return "Softmax"
+        case .leakyRelu: return "LeakyRelu"
+        case .elu: return "Elu"
         }
     }
 }
@@ -39,6 +51,11 @@ func activationForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Floa
         for k in 0 ..< n { out[k] = 1 / (1 + Foundation.exp(-inp[k])) }
     case .tanh:
         for k in 0 ..< n { out[k] = Foundation.tanh(inp[k]) }
+    case .leakyRelu:
+        for k in 0 ..< n { out[k] = inp[k] > 0 ? inp[k] : Activation.leakyReluSlope * inp[k] }
+    case .elu:
+        // expm1: exact near zero, where exp(x) - 1 loses digits.
+        for k in 0 ..< n { out[k] = inp[k] > 0 ? inp[k] : Foundation.expm1(inp[k]) }
     case .softmax:
         for r in 0 ..< B { softmaxRow(out: out + r * C, inp: inp + r * C, C: C) }
     }
@@ -72,6 +89,10 @@ func activationBackward(
         for k in 0 ..< n { dinp[k] = dout[k] * out[k] * (1 - out[k]) }
     case .tanh:
         for k in 0 ..< n { dinp[k] = dout[k] * (1 - out[k] * out[k]) }
+    case .leakyRelu:
+        for k in 0 ..< n { dinp[k] = out[k] > 0 ? dout[k] : Activation.leakyReluSlope * dout[k] }
+    case .elu:
+        for k in 0 ..< n { dinp[k] = out[k] > 0 ? dout[k] : dout[k] * (out[k] + 1) }
     case .softmax:
         // Jacobian-vector product: dz_i = p_i (dp_i - Σ_j dp_j p_j).
         for r in 0 ..< B {
@@ -90,6 +111,8 @@ func activationGradient(_ gradient: FloatVector, output: FloatVector, _ activati
     case .relu: return FloatVector(repeating: 0).replacing(with: gradient, where: output .> 0)
     case .sigmoid: return gradient * output * (1 - output)
     case .tanh: return gradient * (1 - output * output)
+    case .leakyRelu: return (Activation.leakyReluSlope * gradient).replacing(with: gradient, where: output .> 0)
+    case .elu: return (gradient * (output + 1)).replacing(with: gradient, where: output .> 0)
     case .linear, .softmax: return gradient
     }
 }

@@ -201,6 +201,50 @@ final class GradientCheckTests: XCTestCase {
                    dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [8, 7, 2], seed: 5)
     }
 
+    /// h = 1e-3: both have a kink at zero (the inputs are drawn away from it).
+    func testLeakyReluAndElu() throws {
+        try check([dense(6, .leakyRelu), dense(5, .elu), dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 3, h: 1e-3)
+        try check([dense(6, .linear), .activation(.elu), dense(5, .linear), .activation(.leakyRelu), dense(3, .softmax)],
+                  loss: .categoricalCrossentropy, seed: 4, h: 1e-3)
+        // Deferred: the pool applies the convolution's activation gradient.
+        try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 2, "activation": "elu"}"#),
+                   try layer(#"{"type": "max_pooling2d"}"#), .flatten, dense(3, .softmax)],
+                  loss: .categoricalCrossentropy, inputShape: [5, 5, 2], seed: 5, h: 1e-3)
+    }
+
+    func testZeroPaddingAndGlobalMaxPooling() throws {
+        try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 2, "activation": "tanh"}"#),
+                   try layer(#"{"type": "zero_padding2d", "padding": [[1, 0], [2, 1]]}"#),
+                   try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "leaky_relu"}"#),
+                   try layer(#"{"type": "global_max_pooling2d"}"#),
+                   dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [5, 6, 2], seed: 6, h: 1e-3)
+    }
+
+    /// Ties share global max pooling's gradient equally (TensorFlow's gradient of reduce_max):
+    /// a 1x1 convolution summing two channels ties at two positions, (2, 1) and (1, 2), so each
+    /// kernel weight's gradient is (2 + 1)·g/2; g to the first alone gives 2g and g, g to both 3g.
+    func testGlobalMaxPoolingSharesTheGradientAmongTies() throws {
+        var spec = ModelSpec(layers: [try layer(#"{"type": "conv2d", "filters": 1, "kernel_size": 1, "use_bias": false}"#),
+                                      try layer(#"{"type": "global_max_pooling2d"}"#), dense(2, .softmax)], loss: .categoricalCrossentropy)
+        spec.inputShape = [2, 2, 2]
+        let model = try Model(spec: spec, classCount: 2)
+        var generator = RandomGenerator(seed: 1)
+        model.initializeParameters(generator: &generator)
+        model.parameters.pointer[0] = 1
+        model.parameters.pointer[1] = 1
+        let workspace = model.makeWorkspace(capacity: 1, training: true)
+        model.load(workspace, inputs: [2, 1, 0, 0.5, 1, 2, 0.25, 0.25], labels: [0])
+        var dropout = RandomGenerator(seed: 2)
+        _ = model.lossAndGradients(workspace, B: 1, dropout: &dropout)
+        // Parameters: the convolution's kernel (2), the dense kernel (1 x 2), its bias (2). The
+        // pool's output gradient is Σ_j kernel_j · dbias_j (dbias is the dense layer's dz).
+        let w = model.parameters.pointer, g = model.parameterGradients.pointer
+        let poolGradient = w[2] * g[4] + w[3] * g[5]
+        XCTAssertGreaterThan(abs(poolGradient), 1e-3)
+        XCTAssertEqual(g[0], 1.5 * poolGradient, accuracy: 1e-5 * abs(poolGradient))
+        XCTAssertEqual(g[1], 1.5 * poolGradient, accuracy: 1e-5 * abs(poolGradient))
+    }
+
     /// Batch norm in training mode: the gradient flows through the batch's
     /// mean and variance too. (Max pooling is a kink where two values of a
     /// window meet; seed 6 puts one within reach of h in channel 2, so 12.)

@@ -1,22 +1,11 @@
 // keras.layers.GlobalAveragePooling2D (channels_last): the mean of each
 // channel over the image. Shapes: B images of (H, W, C) in, (C) out; P = H·W.
 
-struct GlobalAveragePooling2D: Layer {
+struct GlobalAveragePooling2D: GlobalPooling2DLayer {
     static let typeName = "global_average_pooling2d"
-    static let argumentNames = [String]()
+    static let onnxOperator = "GlobalAveragePool"
 
     var positions = 0, channels = 0
-
-    init(spec: SpecObject) throws(ConfigError) {}
-    var arguments: [(key: String, value: JSONValue)] { [] }
-
-    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
-        let image = try imageShape(input, layer: Self.typeName, path: path)
-        (positions, channels) = (image.height * image.width, image.channels)
-        return [channels]
-    }
-
-    var appliesInputActivationGradient: Bool { true }
 
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let P = positions, C = channels, scale = 1 / Float(positions)
@@ -43,11 +32,34 @@ struct GlobalAveragePooling2D: Layer {
     }
 }
 
-extension GlobalAveragePooling2D {
-    /// GlobalAveragePool to (N, C, 1, 1), flattened to Keras' (N, C).
+/// What global average and max pooling share: no arguments, (H, W, C) to (C),
+/// the previous layer's deferred activation gradient, and their ONNX form.
+protocol GlobalPooling2DLayer: Layer {
+    /// ONNX's operator, to (N, C, 1, 1).
+    static var onnxOperator: String { get }
+    var positions: Int { get set }
+    var channels: Int { get set }
+    init()
+}
+
+extension GlobalPooling2DLayer {
+    static var argumentNames: [String] { [] }
+
+    init(spec: SpecObject) throws(ConfigError) { self.init() }
+    var arguments: [(key: String, value: JSONValue)] { [] }
+
+    mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
+        let image = try imageShape(input, layer: Self.typeName, path: path)
+        (positions, channels) = (image.height * image.width, image.channels)
+        return [channels]
+    }
+
+    var appliesInputActivationGradient: Bool { true }
+
+    /// The global pool to (N, C, 1, 1), flattened to Keras' (N, C).
     func exportONNX(_ graph: inout ONNXGraph, input: [Int], output: [Int]) {
         graph.toChannelsFirst(input)
-        graph.node("GlobalAveragePool")
+        graph.node(Self.onnxOperator)
         graph.node("Flatten", attributes: [.int("axis", 1)])
         graph.layout = .keras
     }

@@ -387,6 +387,49 @@ final class ConvolutionLayerTests: XCTestCase {
         assertClose(model.predict(x), expected, tolerance: 1e-6)
     }
 
+    func testGlobalMaxPooling() throws {
+        let (model, x) = try pooled(#"{"type": "global_max_pooling2d"}"#, input: [3, 4, 5], B: 2)
+        var expected = [Float]()
+        for b in 0 ..< 2 { for c in 0 ..< 5 { expected.append((0 ..< 12).map { x[(b * 12 + $0) * 5 + c] }.max()!) } }
+        assertClose(model.predict(x), expected, tolerance: 0)
+    }
+
+    /// Keras' three forms of `padding`, each against a loop that places the image by hand.
+    func testZeroPaddingMatchesADirectLoop() throws {
+        let (H, W, C) = (3, 4, 2)
+        for (json, top, bottom, left, right) in [("1", 1, 1, 1, 1), ("[2, 0]", 2, 2, 0, 0), ("[[1, 0], [2, 3]]", 1, 0, 2, 3)] {
+            let (model, x) = try pooled(#"{"type": "zero_padding2d", "padding": \#(json)}"#, input: [H, W, C], B: 2)
+            let (OH, OW) = (top + H + bottom, left + W + right)
+            var expected = [Float](repeating: 0, count: 2 * OH * OW * C)
+            for b in 0 ..< 2 { for y in 0 ..< H { for x0 in 0 ..< W { for c in 0 ..< C {
+                expected[((b * OH + y + top) * OW + x0 + left) * C + c] = x[((b * H + y) * W + x0) * C + c]
+            } } } }
+            assertClose(model.predict(x), expected, tolerance: 0, json)
+        }
+        for bad in [#"-1"#, #"[1, 2, 3]"#, #"[[1, 2], [3]]"#, #"1.5"#, #""same""#, #"2000"#] {
+            XCTAssertThrowsError(try layer(#"{"type": "zero_padding2d", "padding": \#(bad)}"#), bad) {
+                XCTAssertTrue("\($0)".hasPrefix("layer.padding: expected an integer, a pair"), "\($0)")
+            }
+        }
+    }
+
+    /// leaky_relu (slope 0.2 below zero, Keras' activation default) and elu (exp(x) - 1 below
+    /// zero) against their formulas, on both sides of zero, as a layer and inside conv2d.
+    func testLeakyReluAndEluMatchTheirFormulas() throws {
+        let C = 3
+        let x = randomInputs(2 * 4 * C).map { ($0 - 0.5) * 6 }
+        for (name, formula) in [("leaky_relu", { (v: Float) in v > 0 ? v : 0.2 * v }), ("elu", { (v: Float) in v > 0 ? v : Float(exp(Double(v)) - 1) })] {
+            let identity = try layer(#"{"type": "conv2d", "filters": \#(C), "kernel_size": 1, "use_bias": false}"#)
+            let fused = try layer(#"{"type": "conv2d", "filters": \#(C), "kernel_size": 1, "use_bias": false, "activation": "\#(name)"}"#)
+            for layers in [[identity, try layer(#"{"type": "activation", "activation": "\#(name)"}"#)], [fused]] {
+                let model = try model(layers, input: [2, 2, C])
+                for i in 0 ..< C { for o in 0 ..< C { model.parameters.pointer[i * C + o] = i == o ? 1 : 0 } }
+                XCTAssertTrue(x.contains { $0 < -1 } && x.contains { $0 > 1 })
+                assertClose(model.predict(x), x.map(formula), tolerance: 1e-6, name)
+            }
+        }
+    }
+
     /// Inference: y = gamma (x - moving_mean) / sqrt(moving_variance + epsilon) + beta.
     /// Training: the batch's mean and biased variance over every row and position,
     /// and each moving average becomes momentum·average + (1 - momentum)·batch value.
