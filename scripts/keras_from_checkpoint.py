@@ -19,6 +19,7 @@ CLASSES = {
     "dense": "Dense", "conv2d": "Conv2D", "max_pooling2d": "MaxPooling2D", "average_pooling2d": "AveragePooling2D",
     "global_average_pooling2d": "GlobalAveragePooling2D", "global_max_pooling2d": "GlobalMaxPooling2D",
     "zero_padding2d": "ZeroPadding2D", "batch_normalization": "BatchNormalization",
+    "layer_normalization": "LayerNormalization",
     "dropout": "Dropout", "flatten": "Flatten", "reshape": "Reshape", "activation": "Activation",
     "random_flip": "RandomFlip", "random_translation": "RandomTranslation", "random_rotation": "RandomRotation",
     "random_zoom": "RandomZoom",

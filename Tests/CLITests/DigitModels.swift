@@ -31,6 +31,7 @@ enum DigitModels {
          {"type": "dense", "units": 12, "activation": "relu"},
          {"type": "batch_normalization", "center": false, "scale": false},
          {"type": "dense", "units": 40, "activation": "leaky_relu"},
+         {"type": "layer_normalization"},
          {"type": "reshape", "target_shape": [2, 2, 10]},
          {"type": "global_max_pooling2d"},
          {"type": "dense", "units": 10, "activation": "softmax"}]

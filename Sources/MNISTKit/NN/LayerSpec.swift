@@ -4,7 +4,7 @@
 /// Every layer type the spec accepts, in the order error messages list them.
 let layerTypes: [any Layer.Type] = [
     Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
-    ZeroPadding2D.self, BatchNormalization.self, Dropout.self, Flatten.self, Reshape.self, ActivationLayer.self,
+    ZeroPadding2D.self, BatchNormalization.self, LayerNormalization.self, Dropout.self, Flatten.self, Reshape.self, ActivationLayer.self,
     RandomFlip.self, RandomTranslation.self, RandomRotation.self, RandomZoom.self,
 ]
 

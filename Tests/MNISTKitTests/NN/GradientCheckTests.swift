@@ -212,6 +212,16 @@ final class GradientCheckTests: XCTestCase {
                   loss: .categoricalCrossentropy, inputShape: [5, 5, 2], seed: 5, h: 1e-3)
     }
 
+    /// Through each row's own mean and variance, after dense rows and after a convolution.
+    func testLayerNormalization() throws {
+        try check([dense(6, .tanh), try layer(#"{"type": "layer_normalization"}"#), dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 7)
+        try check([try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 2, "activation": "elu"}"#),
+                   try layer(#"{"type": "layer_normalization", "epsilon": 0.01, "center": false}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [4, 4, 2], seed: 8, h: 1e-3)
+        try check([dense(5, .linear), try layer(#"{"type": "layer_normalization", "scale": false}"#), .activation(.sigmoid), dense(3, .softmax)],
+                  loss: .categoricalCrossentropy, seed: 9)
+    }
+
     func testZeroPaddingAndGlobalMaxPooling() throws {
         try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 2, "activation": "tanh"}"#),
                    try layer(#"{"type": "zero_padding2d", "padding": [[1, 0], [2, 1]]}"#),

@@ -430,6 +430,31 @@ final class ConvolutionLayerTests: XCTestCase {
         }
     }
 
+    /// Each position's channels normalised by their own mean and biased variance, then
+    /// gamma and beta; the same in training and inference. Keras' axis is the last or refused.
+    func testLayerNormalizationMatchesItsFormula() throws {
+        let (H, W, C) = (2, 3, 5)
+        let identity = try layer(#"{"type": "conv2d", "filters": \#(C), "kernel_size": 1, "use_bias": false}"#)
+        let norm = try layer(#"{"type": "layer_normalization", "epsilon": 0.01}"#)
+        let model = try model([identity, norm], input: [H, W, C])
+        XCTAssertEqual(model.variables.map(\.name), ["conv2d_1.kernel", "layer_normalization_1.gamma", "layer_normalization_1.beta"])
+        for i in 0 ..< C { for o in 0 ..< C { model.parameters.pointer[i * C + o] = i == o ? 1 : 0 } }
+        let gamma = (0 ..< C).map { Float($0) * 0.5 - 1 }, beta = (0 ..< C).map { Float($0) * 0.25 + 0.1 }
+        for c in 0 ..< C { model.parameters.pointer[C * C + c] = gamma[c]; model.parameters.pointer[C * C + C + c] = beta[c] }
+        let x = randomInputs(2 * H * W * C).map { $0 * 4 - 1 }
+        var expected = [Float]()
+        for row in 0 ..< 2 * H * W {
+            let values = (0 ..< C).map { Double(x[row * C + $0]) }
+            let mean = values.reduce(0, +) / Double(C), variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(C)
+            for c in 0 ..< C { expected.append(Float((values[c] - mean) / (variance + 0.01).squareRoot()) * gamma[c] + beta[c]) }
+        }
+        assertClose(model.predict(x), expected, tolerance: 1e-5)
+        XCTAssertNoThrow(try self.model([identity, try layer(#"{"type": "layer_normalization", "axis": 3}"#)], input: [H, W, C]))
+        XCTAssertThrowsError(try self.model([identity, try layer(#"{"type": "layer_normalization", "axis": 1}"#)], input: [H, W, C])) {
+            XCTAssertEqual("\($0)", "layers[1].axis: only the last axis (-1, or 3 for the input (2, 3, 5)) can be normalised, not 1")
+        }
+    }
+
     /// Inference: y = gamma (x - moving_mean) / sqrt(moving_variance + epsilon) + beta.
     /// Training: the batch's mean and biased variance over every row and position,
     /// and each moving average becomes momentum·average + (1 - momentum)·batch value.
