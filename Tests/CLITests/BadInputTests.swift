@@ -52,7 +52,7 @@ final class BadInputTests: XCTestCase {
         let box = try Sandbox()
         let typo = try box.writeConfig(Sandbox.config(epochs: 1).replacingOccurrences(of: "\"relu\"", with: "\"relux\""))
         assertFailure(try runTool("mnist-train", ["--config", typo, "--data", box.data.path]), status: 65,
-                      "\(typo): layers[1].activation: unknown activation \"relux\"; expected one of relu, sigmoid, softmax, tanh, linear, leaky_relu, elu")
+                      "\(typo): layers[1].activation: unknown activation \"relux\"; expected one of relu, sigmoid, softmax, tanh, linear, leaky_relu, elu, gelu, silu, swish")
         let notJSON = try box.writeConfig("epochs = 5")
         assertFailure(try runTool("mnist-train", ["--config", notJSON]), status: 65, "\(notJSON): invalid JSON at line 1, column 1")
         let empty = try box.writeConfig("")

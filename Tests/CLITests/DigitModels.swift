@@ -28,10 +28,11 @@ enum DigitModels {
          {"type": "global_average_pooling2d"},
          {"type": "flatten"},
          {"type": "dropout", "rate": 0.25},
-         {"type": "dense", "units": 12, "activation": "relu"},
+         {"type": "dense", "units": 12, "activation": "gelu"},
          {"type": "batch_normalization", "center": false, "scale": false},
          {"type": "dense", "units": 40, "activation": "leaky_relu"},
          {"type": "layer_normalization"},
+         {"type": "silu"},
          {"type": "reshape", "target_shape": [2, 2, 10]},
          {"type": "global_max_pooling2d"},
          {"type": "dense", "units": 10, "activation": "softmax"}]

@@ -133,6 +133,18 @@ struct ONNXGraph {
         case .softmax: node(name, attributes: [.int("axis", layout == .channelsFirst ? 1 : -1)])
         case .leakyRelu: node(name, attributes: [.float("alpha", Activation.leakyReluSlope)])
         case .elu: node(name, attributes: [.float("alpha", 1)])
+        case .gelu:
+            // x/2 · (1 + erf(x/√2)).
+            let x = current
+            node("Div", [x, constant("sqrt2", shape: [1], values: [Float(2).squareRoot()])])
+            node(name)
+            node("Add", [current, constant("one", shape: [1], values: [1])])
+            node("Mul", [x, current])
+            node("Mul", [current, constant("half", shape: [1], values: [0.5])])
+        case .silu, .swish:
+            let x = current
+            node(name)
+            node("Mul", [x, current])
         default: node(name)
         }
     }

@@ -154,8 +154,10 @@ func columnSums(_ sums: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>,
 
 /// Rows of `out` (`rows` of `n` values, `stride` apart) = activation(row + bias),
 /// in place: the pass after a layer's sgemm. Softmax needs whole rows (n = width).
+/// `keeping` receives row + bias, laid out as `out`, for an activation that `needsInput`.
 @inline(__always)
-func biasActivation(_ out: UnsafeMutablePointer<Float>, rows: Int, stride: Int, n: Int, bias: UnsafePointer<Float>?, activation: Activation) {
+func biasActivation(_ out: UnsafeMutablePointer<Float>, rows: Int, stride: Int, n: Int, bias: UnsafePointer<Float>?, activation: Activation,
+                    keeping input: UnsafeMutablePointer<Float>? = nil) {
     for r in 0 ..< rows {
         let row = out + r * stride
         if activation == .relu {
@@ -163,6 +165,7 @@ func biasActivation(_ out: UnsafeMutablePointer<Float>, rows: Int, stride: Int, 
             continue
         }
         if let bias { for o in 0 ..< n { row[o] += bias[o] } }
+        if let input { (input + r * stride).update(from: row, count: n) }
         activationForward(out: row, inp: row, B: 1, C: n, activation: activation)
     }
 }

@@ -39,7 +39,7 @@ final class ModelSpecTests: XCTestCase {
         let layers = #""layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]"#
         let cases: [(String, String)] = [
             (#"{"layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "relux"}], "loss": "categorical_crossentropy"}"#,
-             #"layers[1].activation: unknown activation "relux"; expected one of relu, sigmoid, softmax, tanh, linear, leaky_relu, elu"#),
+             #"layers[1].activation: unknown activation "relux"; expected one of relu, sigmoid, softmax, tanh, linear, leaky_relu, elu, gelu, silu, swish"#),
             (#"{"layers": [{"type": "dense", "units": 0}], "loss": "categorical_crossentropy"}"#,
              "layers[0].units: expected a positive integer, got 0"),
             (#"{"layers": [{"type": "dense", "units": 2.5}], "loss": "categorical_crossentropy"}"#,
@@ -49,7 +49,7 @@ final class ModelSpecTests: XCTestCase {
             (#"{"layers": [{"type": "dense"}], "loss": "categorical_crossentropy"}"#,
              "layers[0].units: missing; expected a positive integer"),
             (#"{"layers": [{"type": "lstm"}], "loss": "categorical_crossentropy"}"#,
-             #"layers[0].type: unknown layer type "lstm"; expected one of dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, zero_padding2d, batch_normalization, layer_normalization, dropout, flatten, reshape, activation, random_flip, random_translation, random_rotation, random_zoom, relu, sigmoid, softmax, tanh, linear, leaky_relu, elu"#),
+             #"layers[0].type: unknown layer type "lstm"; expected one of dense, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, zero_padding2d, batch_normalization, layer_normalization, dropout, flatten, reshape, activation, random_flip, random_translation, random_rotation, random_zoom, relu, sigmoid, softmax, tanh, linear, leaky_relu, elu, gelu, silu, swish"#),
             (#"{"layers": [{"type": "conv2d"}], "loss": "categorical_crossentropy"}"#,
              #"layers[0].filters: missing; expected a positive integer, at most 4096"#),
             (#"{"layers": [{"type": "conv2d", "filters": 8, "kernel_size": [3, 0]}], "loss": "categorical_crossentropy"}"#,

@@ -222,6 +222,20 @@ final class GradientCheckTests: XCTestCase {
                   loss: .categoricalCrossentropy, seed: 9)
     }
 
+    /// Activations whose gradients need their inputs: kept by dense, conv2d and the activation layer.
+    func testGeluAndSilu() throws {
+        try check([dense(6, .gelu), dense(5, .silu), dense(3, .softmax)], loss: .categoricalCrossentropy, seed: 10)
+        try check([dense(6, .linear), .activation(.gelu), dense(5, .linear), .activation(.swish), dense(3, .softmax)],
+                  loss: .categoricalCrossentropy, seed: 11)
+        try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": "same", "activation": "gelu"}"#),
+                   try layer(#"{"type": "max_pooling2d"}"#),
+                   try layer(#"{"type": "conv2d", "filters": 4, "kernel_size": 2, "activation": "silu"}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [6, 6, 2], seed: 12, h: 1e-3)
+        // One channel: the direct loops.
+        try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "gelu"}"#),
+                   .flatten, dense(3, .softmax)], loss: .categoricalCrossentropy, inputShape: [5, 5, 1], seed: 13, h: 1e-3)
+    }
+
     func testZeroPaddingAndGlobalMaxPooling() throws {
         try check([try layer(#"{"type": "conv2d", "filters": 3, "kernel_size": 2, "activation": "tanh"}"#),
                    try layer(#"{"type": "zero_padding2d", "padding": [[1, 0], [2, 1]]}"#),

@@ -38,7 +38,7 @@ struct ActivationLayer: Layer {
         let activation = io.forwardActivation(activation), C = width
         context.run(rows: io.B) { _, rows in
             let at = rows.lowerBound * C
-            activationBackward(dinp: dinp + at, dout: dout + at, out: io.out + at, B: rows.count, C: C, activation: activation)
+            activationBackward(dinp: dinp + at, dout: dout + at, out: io.out + at, inp: io.inp + at, B: rows.count, C: C, activation: activation)
         }
     }
 }

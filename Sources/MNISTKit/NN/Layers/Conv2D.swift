@@ -131,7 +131,17 @@ struct Conv2D: Layer {
     /// 2, every thread's partial Winograd-domain kernel gradient and bias
     /// gradient (see `partialGradientSize`); 3, each thread's chunk of columns for col2im; 4, the
     /// whole batch's transformed input tiles, kept for the kernel's gradient.
+    /// Training with gelu or silu adds, last, the pre-activation values for the activation's gradient.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
+        algorithmScratchSizes(batch: B, threads: T, training: training) + (training && activation.needsInput ? [B * window.positions * filters] : [])
+    }
+
+    /// The pre-activation values `scratchSizes` adds, when the layer keeps them.
+    private func preActivation(_ io: LayerIO) -> UnsafeMutablePointer<Float>? {
+        io.training && activation.needsInput ? io.scratch.last?.pointer : nil
+    }
+
+    private func algorithmScratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
         let columns = window.positions * window.patchSize
         if let forward = winograd {
             let backward = training ? winogradInputGradient.map { $0.scratchSize(images: $0.chunk) } ?? 0 : 0
@@ -194,7 +204,7 @@ struct Conv2D: Layer {
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let g = window, P = g.positions, K = g.patchSize, O = filters, chunk = chunk
         let w = UnsafePointer(context.parameters), bias = bias.map { w + $0 }
-        let activation = io.forwardActivation(activation), columns = io.scratch[0].pointer
+        let activation = io.forwardActivation(activation), columns = io.scratch[0].pointer, preActivation = preActivation(io)
         if let plan = winograd {
             // The kernel's transform, its input channels split between the threads; then each thread's images.
             let u = io.scratch[0].pointer, T = context.threads, perThread = io.scratch[1].count / T
@@ -204,7 +214,8 @@ struct Conv2D: Layer {
                 runWinograd(plan, context, t, inputs: io.inp, outputs: io.out, images: images, u: u, scratch: io.scratch[1].pointer + t * perThread,
                             bias: bias, relu: activation == .relu, keptTiles: kept, batchTiles: io.B * plan.tilesPerImage)
                 if activation != .relu, activation != .linear, !images.isEmpty {
-                    biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation)
+                    biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation,
+                                   keeping: preActivation.map { $0 + images.lowerBound * P * O })
                 }
             }
             return
@@ -225,7 +236,8 @@ struct Conv2D: Layer {
                     directConvolution(io.out + n * P * O, image: io.inp + n * g.inputSize, kernel: w + kernel, bias: bias, relu: activation == .relu, filters: O, g)
                 }
                 if activation != .relu, activation != .linear, !images.isEmpty {
-                    biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation)
+                    biasActivation(io.out + images.lowerBound * P * O, rows: images.count * P, stride: O, n: O, bias: nil, activation: activation,
+                                   keeping: preActivation.map { $0 + images.lowerBound * P * O })
                 }
             }
             return
@@ -246,7 +258,7 @@ struct Conv2D: Layer {
                     for j in 0 ..< n { im2col(cols + j * P * K, io.inp + (s + j) * g.inputSize, g) }
                     context.sgemm(t, m: n * P, n: O, k: K, a: cols, lda: K, b: w + kernel, ldb: O, c: out, ldc: O)
                 }
-                biasActivation(out, rows: n * P, stride: O, n: O, bias: bias, activation: activation)
+                biasActivation(out, rows: n * P, stride: O, n: O, bias: bias, activation: activation, keeping: preActivation.map { $0 + s * P * O })
                 s += n
             }
         }
@@ -293,7 +305,8 @@ struct Conv2D: Layer {
             }
             let firstRow = images.lowerBound * P, rows = images.count * P
             if ownActivation {
-                activationBackward(dinp: dout + firstRow * O, dout: dout + firstRow * O, out: io.out + firstRow * O, B: rows, C: O, activation: activation)
+                activationBackward(dinp: dout + firstRow * O, dout: dout + firstRow * O, out: io.out + firstRow * O,
+                                   inp: preActivation(io).map { UnsafePointer($0) + firstRow * O }, B: rows, C: O, activation: activation)
             }
             if let dinp = io.dinp {
                 if let plan = winogradInputGradient {

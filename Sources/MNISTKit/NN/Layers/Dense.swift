@@ -50,6 +50,11 @@ struct Dense: Layer {
 
     var outputActivation: Activation? { activation }
     var deferrableActivation: Activation? { activation.isElementWise ? activation : nil }
+
+    /// Training with gelu or silu: the pre-activation values, for the activation's gradient.
+    func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
+        training && activation.needsInput ? [B * units] : []
+    }
     var appliesInputActivationGradient: Bool { true }
 
     /// Wide layers split their output columns between threads (each gets at
@@ -64,7 +69,7 @@ struct Dense: Layer {
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let activation = io.forwardActivation(activation)
         let w = UnsafePointer(context.parameters), B = io.B, I = inputs, O = units
-        let bias = bias.map { w + $0 }
+        let bias = bias.map { w + $0 }, preActivation = io.scratch.first?.pointer
         if splitsColumns(io, threads: context.threads) {
             let T = context.threads
             context.run { t in
@@ -72,14 +77,16 @@ struct Dense: Layer {
                 guard B > 0, !columns.isEmpty else { return }
                 let c0 = columns.lowerBound
                 context.sgemm(t, m: B, n: columns.count, k: I, a: io.inp, lda: I, b: w + kernel + c0, ldb: O, c: io.out + c0, ldc: O)
-                biasActivation(io.out + c0, rows: B, stride: O, n: columns.count, bias: bias.map { $0 + c0 }, activation: activation)
+                biasActivation(io.out + c0, rows: B, stride: O, n: columns.count, bias: bias.map { $0 + c0 }, activation: activation,
+                               keeping: preActivation.map { $0 + c0 })
             }
         } else {
             context.run(rows: B) { t, rows in
                 guard !rows.isEmpty else { return }
                 let out = io.out + rows.lowerBound * O
                 context.sgemm(t, m: rows.count, n: O, k: I, a: io.inp + rows.lowerBound * I, lda: I, b: w + kernel, ldb: O, c: out, ldc: O)
-                biasActivation(out, rows: rows.count, stride: O, n: O, bias: bias, activation: activation)
+                biasActivation(out, rows: rows.count, stride: O, n: O, bias: bias, activation: activation,
+                               keeping: preActivation.map { $0 + rows.lowerBound * O })
             }
         }
     }
@@ -94,7 +101,8 @@ struct Dense: Layer {
         if io.needsOwnActivationGradient(activation) {
             context.run(rows: B) { _, rows in
                 let at = rows.lowerBound * O
-                activationBackward(dinp: dout + at, dout: dout + at, out: io.out + at, B: rows.count, C: O, activation: activation)
+                activationBackward(dinp: dout + at, dout: dout + at, out: io.out + at, inp: io.scratch.first.map { UnsafePointer($0.pointer) + at },
+                                   B: rows.count, C: O, activation: activation)
             }
         }
         context.run { t in

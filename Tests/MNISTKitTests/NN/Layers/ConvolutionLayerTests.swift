@@ -413,12 +413,18 @@ final class ConvolutionLayerTests: XCTestCase {
         }
     }
 
-    /// leaky_relu (slope 0.2 below zero, Keras' activation default) and elu (exp(x) - 1 below
-    /// zero) against their formulas, on both sides of zero, as a layer and inside conv2d.
-    func testLeakyReluAndEluMatchTheirFormulas() throws {
+    /// leaky_relu (slope 0.2 below zero, Keras' activation default), elu (exp(x) - 1 below
+    /// zero), gelu (exact, x·Φ(x)) and silu (x·sigmoid(x), also called swish) against their
+    /// formulas in doubles, on both sides of zero, as a layer and inside conv2d.
+    func testActivationsMatchTheirFormulas() throws {
         let C = 3
         let x = randomInputs(2 * 4 * C).map { ($0 - 0.5) * 6 }
-        for (name, formula) in [("leaky_relu", { (v: Float) in v > 0 ? v : 0.2 * v }), ("elu", { (v: Float) in v > 0 ? v : Float(exp(Double(v)) - 1) })] {
+        let silu = { (v: Float) in Float(Double(v) / (1 + exp(-Double(v)))) }
+        let formulas: [(String, (Float) -> Float)] = [
+            ("leaky_relu", { $0 > 0 ? $0 : 0.2 * $0 }), ("elu", { $0 > 0 ? $0 : Float(exp(Double($0)) - 1) }),
+            ("gelu", { Float(0.5 * Double($0) * (1 + erf(Double($0) / 2.0.squareRoot()))) }), ("silu", silu), ("swish", silu),
+        ]
+        for (name, formula) in formulas {
             let identity = try layer(#"{"type": "conv2d", "filters": \#(C), "kernel_size": 1, "use_bias": false}"#)
             let fused = try layer(#"{"type": "conv2d", "filters": \#(C), "kernel_size": 1, "use_bias": false, "activation": "\#(name)"}"#)
             for layers in [[identity, try layer(#"{"type": "activation", "activation": "\#(name)"}"#)], [fused]] {
