@@ -1,12 +1,12 @@
 import Foundation
 
 // Keras' activations: each one's forward, gradient (scalar and vector) and
-// ONNX operator in this file. Shapes: B rows of C values. The gradients need
+// ONNX operator in this file. Shapes: B rows of C values. Most gradients need
 // only the forward's output, so layers keep outputs, not inputs: leaky_relu's
 // and elu's too, as their outputs are negative exactly where their inputs are
 // (leaky_relu: slope 1 or 0.2 by the output's sign; elu: 1, or output + 1).
 // gelu and silu are not monotonic, so their outputs do not give their inputs
-// back: layers with them keep the input too (`needsInput`).
+// back: a layer applying one keeps its input as well (`needsInput`).
 
 /// Keras' activations that layers accept, by their Keras names.
 public enum Activation: String, CaseIterable, Sendable {
