@@ -49,7 +49,8 @@ bench: build
 # The same run beside reference programs (needs pip), for CONFIG or by default all four comparisons:
 # dense512.json beside its Keras program and NumPy by hand; mnist-cnn.json beside keras-io's convnet
 # and the same model in PyTorch; cnn.json beside the same layers in Keras; mnist-fast.json's whole
-# process, seeds 1-3, beside the same recipe in PyTorch.
+# process, seeds 1-3, beside the same recipe in PyTorch. ROUNDS=N alternates ours and the references
+# N times for the epoch comparisons and prints each ratio's median and range (a shared machine drifts).
 bench-reference: build
 	CONFIG="$(if $(filter command line environment,$(origin CONFIG)),$(CONFIG))" scripts/bench-reference.sh
 

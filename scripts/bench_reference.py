@@ -297,6 +297,8 @@ def main():
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--bench", default=".build/release/mnist-bench")
     parser.add_argument("--config", default="dense512.json")
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS") or 1),
+                        help="alternate ours and the references this many times (env ROUNDS); medians and ranges of the ratios")
     args = parser.parse_args()
     if args.kind == "torch-fast":
         print(json.dumps(run_torch_fast(args.data, args.seed)))
@@ -314,19 +316,31 @@ def main():
     # The seed model beside NumPy and Keras; keras-io's convnet beside Keras and PyTorch;
     # any other spec (cnn.json) beside the same layers in Keras.
     name = os.path.basename(args.config)
-    ours = json.loads(subprocess.run([args.bench, "--config", args.config, "--data", args.data], check=True, capture_output=True,
-                                     text=True).stdout.strip().splitlines()[-1])
     references = {"dense512.json": [("numpy", "numpy"), ("keras", "keras")],
                   "mnist-cnn.json": [("keras", "keras-cnn"), ("torch", "torch-cnn")]}.get(name, [("keras", "keras-spec")])
-    result = dict(ours)
-    for name, kind in references:
-        reference = run_child(kind, args.data, args.config)
-        result[f"{name}_epoch_seconds"] = round(reference["epoch_seconds"], 3)
-        result[f"{name}_over_ours"] = round(reference["epoch_seconds"] / ours["epoch_seconds"], 2)
-        result[f"{name}_peak_rss_mb"] = round(reference["peak_rss_mb"], 1)
-        result[f"{name}_test_accuracy"] = round(reference["test_accuracy"], 4)
+    # Each round runs ours, then each reference: on a shared machine whose load drifts, a ratio is
+    # taken within its round, and more rounds give its median and range.
+    rounds = []
+    for _ in range(max(args.rounds, 1)):
+        ours = json.loads(subprocess.run([args.bench, "--config", args.config, "--data", args.data], check=True, capture_output=True,
+                                         text=True).stdout.strip().splitlines()[-1])
+        rounds.append((ours, {reference: run_child(kind, args.data, args.config) for reference, kind in references}))
+    epochs = [ours["epoch_seconds"] for ours, _ in rounds]
+    result = dict(rounds[epochs.index(sorted(epochs)[(len(epochs) - 1) // 2])][0])  # the (lower) median round's figures
+    result["epoch_seconds"] = round(statistics.median(epochs), 3)
+    if len(rounds) > 1:
+        result["rounds"] = len(rounds)
+        result["epoch_seconds_range"] = [min(epochs), max(epochs)]
+    for reference, _ in references:
+        seconds = [theirs[reference]["epoch_seconds"] for _, theirs in rounds]
+        ratios = [theirs[reference]["epoch_seconds"] / ours["epoch_seconds"] for ours, theirs in rounds]
+        result[f"{reference}_epoch_seconds"] = round(statistics.median(seconds), 3)
+        result[f"{reference}_over_ours"] = round(statistics.median(ratios), 2)
+        if len(rounds) > 1:
+            result[f"{reference}_over_ours_range"] = [round(min(ratios), 2), round(max(ratios), 2)]
+        result[f"{reference}_peak_rss_mb"] = round(max(theirs[reference]["peak_rss_mb"] for _, theirs in rounds), 1)
+        result[f"{reference}_test_accuracy"] = round(rounds[0][1][reference]["test_accuracy"], 4)
     print(json.dumps(result))
-
 
 if __name__ == "__main__":
     main()
