@@ -23,9 +23,7 @@ struct BatchNormalization: Layer {
 
     init(spec: SpecObject) throws(ConfigError) {
         momentum = try spec.number("momentum", default: 0.99, expected: "a number from 0 to 1") { $0 >= 0 && $0 <= 1 }
-        epsilon = try spec.number("epsilon", default: 0.001, expected: "a positive number") { $0 > 0 }
-        center = try spec.bool("center", default: true)
-        scale = try spec.bool("scale", default: true)
+        (epsilon, center, scale) = try spec.normalizationArguments()
     }
 
     var arguments: [(key: String, value: JSONValue)] {
@@ -37,8 +35,7 @@ struct BatchNormalization: Layer {
         positions = input.dropLast().reduce(1, *)
         let shape = [channels]
         // Keras' order: gamma, beta, moving_mean, moving_variance.
-        gamma = scale ? try variables.declare("gamma", shape: shape, initializer: .ones, path: path) : nil
-        beta = center ? try variables.declare("beta", shape: shape, initializer: .zeros, path: path) : nil
+        (gamma, beta) = try variables.declareGammaBeta(channels: channels, scale: scale, center: center, path: path)
         movingMean = try variables.declare("moving_mean", shape: shape, initializer: .zeros, trainable: false, path: path)
         movingVariance = try variables.declare("moving_variance", shape: shape, initializer: .ones, trainable: false, path: path)
         return input
@@ -197,5 +194,24 @@ extension BatchNormalization {
         let operands = [graph.current, graph.constant("gamma", shape: [C], values: gamma), graph.constant("beta", shape: [C], values: beta),
                         graph.constant("moving_mean", shape: [C], values: mean), graph.constant("moving_variance", shape: [C], values: variance)]
         graph.node("BatchNormalization", operands, attributes: [.float("epsilon", Float(epsilon))])
+    }
+}
+
+// What batch and layer normalization share.
+
+extension SpecObject {
+    /// `epsilon` (0.001), `center` and `scale` (true), as Keras' normalization layers take them.
+    func normalizationArguments() throws(ConfigError) -> (epsilon: Double, center: Bool, scale: Bool) {
+        (try number("epsilon", default: 0.001, expected: "a positive number") { $0 > 0 },
+         try bool("center", default: true), try bool("scale", default: true))
+    }
+}
+
+extension VariableLayout {
+    /// gamma (ones, when `scale`) then beta (zeros, when `center`) over the last axis' `channels`,
+    /// in Keras' order; their offsets.
+    mutating func declareGammaBeta(channels: Int, scale: Bool, center: Bool, path: String) throws(ConfigError) -> (gamma: Int?, beta: Int?) {
+        (scale ? try declare("gamma", shape: [channels], initializer: .ones, path: path) : nil,
+         center ? try declare("beta", shape: [channels], initializer: .zeros, path: path) : nil)
     }
 }

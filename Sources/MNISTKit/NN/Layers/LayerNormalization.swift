@@ -18,9 +18,7 @@ struct LayerNormalization: Layer {
 
     init(spec: SpecObject) throws(ConfigError) {
         axis = try spec.integer("axis", default: -1, expected: "an integer axis", valid: { _ in true })
-        epsilon = try spec.number("epsilon", default: 0.001, expected: "a positive number") { $0 > 0 }
-        center = try spec.bool("center", default: true)
-        scale = try spec.bool("scale", default: true)
+        (epsilon, center, scale) = try spec.normalizationArguments()
     }
 
     var arguments: [(key: String, value: JSONValue)] {
@@ -33,9 +31,7 @@ struct LayerNormalization: Layer {
         }
         channels = input.last ?? 1
         positions = input.dropLast().reduce(1, *)
-        // Keras' order: gamma, beta.
-        gamma = scale ? try variables.declare("gamma", shape: [channels], initializer: .ones, path: path) : nil
-        beta = center ? try variables.declare("beta", shape: [channels], initializer: .zeros, path: path) : nil
+        (gamma, beta) = try variables.declareGammaBeta(channels: channels, scale: scale, center: center, path: path)
         return input
     }
 
@@ -44,7 +40,7 @@ struct LayerNormalization: Layer {
     /// 0: each row's mean and 1 / sqrt(variance + epsilon), for the backward;
     /// 1 (training): each thread's partial Σdy·x̂ and Σdy, as doubles.
     func scratchSizes(batch B: Int, threads T: Int, training: Bool) -> [Int] {
-        training ? [2 * B * positions, 2 * 2 * (T + 1) * channels] : [2 * B * positions]
+        training ? [2 * B * positions, 2 * 2 * T * channels] : [2 * B * positions]
     }
 
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
@@ -76,7 +72,7 @@ struct LayerNormalization: Layer {
         guard let dout = io.dout else { return }
         let C = channels, R = io.B * positions, T = context.threads, w = UnsafePointer(context.parameters), dw = context.parameterGradients
         let statistics = UnsafePointer(io.scratch[0].pointer), gamma = gamma, beta = beta
-        let partials = UnsafeMutableRawPointer(io.scratch[1].pointer).bindMemory(to: Double.self, capacity: 2 * (T + 1) * C)
+        let partials = UnsafeMutableRawPointer(io.scratch[1].pointer).bindMemory(to: Double.self, capacity: 2 * T * C)
         context.run(rows: R) { t, rows in
             let dgamma = partials + 2 * t * C, dbeta = dgamma + C
             dgamma.update(repeating: 0, count: 2 * C)
