@@ -4,8 +4,10 @@ stores, and evaluates it on a dataset's test split.
     keras_from_checkpoint.py CHECKPOINT --data DIR [--probabilities FILE]
 
 Prints one JSON object: test accuracy, loss and sample count. The spec's layer
-types and arguments are Keras' own, and each tensor `<layer>_<n>.<variable>`
-goes to that layer's `set_weights` in Keras' order; that is the whole mapping.
+types and arguments are Keras' own, each layer reads the layers its `inputs`
+name (default: the previous one) through Keras' functional API, and each tensor
+`<layer name>.<variable>` goes to that layer's `set_weights` in Keras' order;
+that is the whole mapping.
 """
 import argparse
 import json
@@ -22,11 +24,14 @@ CLASSES = {
     "layer_normalization": "LayerNormalization",
     "dropout": "Dropout", "flatten": "Flatten", "reshape": "Reshape", "activation": "Activation",
     "random_flip": "RandomFlip", "random_translation": "RandomTranslation", "random_rotation": "RandomRotation",
-    "random_zoom": "RandomZoom",
+    "random_zoom": "RandomZoom", "random_erasing": "RandomErasing",
+    "add": "Add", "subtract": "Subtract", "multiply": "Multiply", "average": "Average", "maximum": "Maximum",
+    "minimum": "Minimum", "concatenate": "Concatenate", "depthwise_conv2d": "DepthwiseConv2D",
+    "separable_conv2d": "SeparableConv2D",
 }
 IMAGE_LAYERS = {"conv2d", "max_pooling2d", "average_pooling2d", "global_average_pooling2d", "global_max_pooling2d",
-                "zero_padding2d"}
-VARIABLES = ["kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"]
+                "zero_padding2d", "depthwise_conv2d", "separable_conv2d"}
+VARIABLES = ["kernel", "depthwise_kernel", "pointwise_kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"]
 
 
 def build(spec, tensors=None):
@@ -34,21 +39,24 @@ def build(spec, tensors=None):
     import keras
 
     input_shape = tuple(spec["input_shape"])
-    layers = [keras.Input(shape=input_shape)]
-    if len(input_shape) == 2 and spec["layers"][0]["type"] in IMAGE_LAYERS:
-        layers.append(keras.layers.Reshape(input_shape + (1,)))  # (H, W) is one channel, as mnist-train reads it
-    weights, counts = [], {}
+    inputs = keras.Input(shape=input_shape)
+    values = {"input": inputs}
+    weights, counts, previous = [], {}, "input"
     for layer_spec in spec["layers"]:
         kind = layer_spec["type"]
-        arguments = {key: value for key, value in layer_spec.items() if key != "type"}
+        arguments = {key: value for key, value in layer_spec.items() if key not in ("type", "name", "inputs")}
         if kind not in CLASSES:  # the shorthand {"type": "relu"}
             kind, arguments = "activation", {"activation": kind}
-        layer = getattr(keras.layers, CLASSES[kind])(**arguments)
         counts[kind] = counts.get(kind, 0) + 1
-        prefix = f"{kind}_{counts[kind]}."
-        weights.append((layer, [tensors[prefix + v] for v in VARIABLES if prefix + v in tensors] if tensors else []))
-        layers.append(layer)
-    model = keras.Sequential(layers)
+        name = layer_spec.get("name", f"{kind}_{counts[kind]}")
+        layer = getattr(keras.layers, CLASSES[kind])(name=name, **arguments)
+        operands = [values[input_name] for input_name in layer_spec.get("inputs", [previous])]
+        if kind in IMAGE_LAYERS and len(operands[0].shape) == 3:
+            operands = [keras.layers.Reshape(tuple(operands[0].shape[1:]) + (1,))(operands[0])]  # (H, W) is one channel
+        values[name] = layer(operands if len(operands) > 1 else operands[0])
+        weights.append((layer, [tensors[f"{name}.{v}"] for v in VARIABLES if f"{name}.{v}" in tensors] if tensors else []))
+        previous = name
+    model = keras.Model(inputs, values[previous])
     for layer, values in weights:
         if values:
             layer.set_weights(values)

@@ -127,22 +127,33 @@ public func textArt(pixels: ArraySlice<UInt8>, width: Int) -> String {
 }
 
 /// Keras' `model.summary()` table; the first column widens for long layer names.
+/// A model whose spec names inputs prints as Keras prints a functional model:
+/// an input row, and a "Connected to" column with each input on its own line.
 public func summaryTable(_ model: Model) -> String {
-    let names = model.summary.map { "\($0.name) (\($0.kind))" }
-    let first = max(29, (names.map(\.count).max() ?? 0) + 2), width = first + 36
-    let rule = String(repeating: "_", count: width), double = String(repeating: "=", count: width)
-    func row(_ a: String, _ b: String, _ c: String) -> String {
-        (" " + a).padding(toLength: first, withPad: " ", startingAt: 0) + b.padding(toLength: 26, withPad: " ", startingAt: 0) + c
+    let functional = model.summary.contains { $0.inputs != nil }
+    let shapeText = { (shape: [Int]) in formatShape([-1] + shape).replacingOccurrences(of: "-1", with: "None") }
+    var rows = model.summary.map { layer in
+        (name: "\(layer.name) (\(layer.kind))", shape: shapeText(layer.outputShape), parameters: groupedThousands(layer.parameterCount),
+         connected: (layer.inputs ?? []).map { "\($0)[0][0]" })
     }
-    var lines = ["Model: \"\(model.spec.name)\"", rule, row("Layer (type)", "Output Shape", "Param #"), double]
-    for (layer, name) in zip(model.summary, names) {
-        lines.append(row(name, formatShape([-1] + layer.outputShape).replacingOccurrences(of: "-1", with: "None"),
-                         groupedThousands(layer.parameterCount)))
+    if functional { rows.insert((name: "input (InputLayer)", shape: shapeText(model.spec.inputShape), parameters: "0", connected: ["-"]), at: 0) }
+    let first = max(29, (rows.map(\.name.count).max() ?? 0) + 2)
+    let connectedWidth = functional ? 14 + max(12, rows.flatMap(\.connected).map(\.count).max() ?? 0) : 0
+    let width = first + 36 + connectedWidth
+    let rule = String(repeating: "_", count: width), double = String(repeating: "=", count: width)
+    func row(_ a: String, _ b: String, _ c: String, _ d: String = "") -> String {
+        let line = (" " + a).padding(toLength: first, withPad: " ", startingAt: 0) + b.padding(toLength: 26, withPad: " ", startingAt: 0)
+        return functional ? line + c.padding(toLength: 14, withPad: " ", startingAt: 0) + d : line + c
+    }
+    var lines = ["Model: \"\(model.spec.name)\"", rule, row("Layer (type)", "Output Shape", "Param #", "Connected to"), double]
+    for layer in rows {
+        lines.append(row(layer.name, layer.shape, layer.parameters, layer.connected.first ?? ""))
+        for more in layer.connected.dropFirst() { lines.append(row("", "", "", more)) }
     }
     lines += [double, "Total params: \(groupedThousands(model.parameterCount + model.nonTrainableCount))",
               "Trainable params: \(groupedThousands(model.parameterCount))",
               "Non-trainable params: \(groupedThousands(model.nonTrainableCount))", rule]
-    return lines.joined(separator: "\n")
+    return lines.map { $0.replacingOccurrences(of: " +$", with: "", options: .regularExpression) }.joined(separator: "\n")
 }
 
 extension String {

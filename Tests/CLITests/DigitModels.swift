@@ -11,17 +11,23 @@ enum DigitModels {
          {"type": "dense", "units": 10, "activation": "softmax"}]
         """
     /// Every layer type the trainer has, batch normalization on images (H, W), on (H, W, C)
-    /// and on flat rows, and every activation but linear.
+    /// and on flat rows, and every activation but linear; a graph: images concatenated on
+    /// their channels, and every merge on rows, one output read by four layers.
     static let convolutional = """
         [{"type": "random_flip", "mode": "horizontal"}, {"type": "random_translation", "height_factor": 0.1, "width_factor": 0.1},
          {"type": "random_rotation", "factor": 0.05}, {"type": "random_zoom", "height_factor": 0.1},
+         {"type": "random_erasing", "factor": 0.5, "scale": [0.02, 0.1], "value_range": [0, 1]},
          {"type": "batch_normalization"},
          {"type": "reshape", "target_shape": [28, 28, 1]},
          {"type": "zero_padding2d", "padding": [[1, 0], [2, 1]]},
          {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
          {"type": "batch_normalization"},
-         {"type": "max_pooling2d", "pool_size": 2},
+         {"type": "max_pooling2d", "pool_size": 2, "name": "pool"},
+         {"type": "conv2d", "filters": 2, "kernel_size": 1, "padding": "same", "activation": "relu", "name": "side"},
+         {"type": "concatenate", "inputs": ["pool", "side"]},
          {"type": "conv2d", "filters": 6, "kernel_size": [3, 2], "strides": 2, "padding": "same", "activation": "tanh"},
+         {"type": "depthwise_conv2d", "kernel_size": 3, "padding": "same", "depth_multiplier": 2, "activation": "relu"},
+         {"type": "separable_conv2d", "filters": 6, "kernel_size": 2, "padding": "same", "activation": "tanh"},
          {"type": "average_pooling2d", "pool_size": 2},
          {"type": "conv2d", "filters": 5, "kernel_size": 1, "use_bias": false, "activation": "elu"},
          {"type": "activation", "activation": "sigmoid"},
@@ -30,7 +36,15 @@ enum DigitModels {
          {"type": "dropout", "rate": 0.25},
          {"type": "dense", "units": 12, "activation": "gelu"},
          {"type": "batch_normalization", "center": false, "scale": false},
-         {"type": "dense", "units": 40, "activation": "leaky_relu"},
+         {"type": "dense", "units": 20, "activation": "leaky_relu", "name": "trunk"},
+         {"type": "dense", "units": 20, "activation": "tanh", "name": "branch"},
+         {"type": "add", "inputs": ["trunk", "branch"]},
+         {"type": "subtract", "inputs": ["add_1", "branch"]},
+         {"type": "multiply", "inputs": ["subtract_1", "trunk", "branch"]},
+         {"type": "average", "inputs": ["multiply_1", "add_1"]},
+         {"type": "maximum", "inputs": ["average_1", "branch"]},
+         {"type": "minimum", "inputs": ["maximum_1", "trunk"]},
+         {"type": "concatenate", "inputs": ["minimum_1", "branch"]},
          {"type": "layer_normalization"},
          {"type": "silu"},
          {"type": "reshape", "target_shape": [2, 2, 10]},

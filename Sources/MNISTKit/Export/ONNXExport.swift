@@ -15,14 +15,21 @@ extension Model {
     /// swift-protobuf's encoding error should a message not encode.
     public func onnxModel(producerVersion: String, metadata: [(key: String, value: String)] = []) throws -> [UInt8] {
         var graph = ONNXGraph(model: self)
-        var shape = spec.inputShape
-        for (index, layer) in layers.enumerated() where !layer.isAugmentation {
-            let output = summary[index].outputShape
+        // Each tensor's ONNX value, its layout and its Keras shape.
+        var values = [ONNXValue(name: "input", layout: .keras, shape: spec.inputShape)]
+        for (index, layer) in layers.enumerated() {
+            let inputs = inputTensors[index].map { values[$0] }
+            guard !layer.isAugmentation else {
+                values.append(inputs[0])
+                continue
+            }
+            (graph.current, graph.layout, graph.inputValues) = (inputs[0].name, inputs[0].layout, inputs)
             graph.layerName = summary[index].name
-            layer.exportONNX(&graph, input: shape, output: output)
-            shape = output
+            layer.exportONNX(&graph, input: inputs[0].shape, output: summary[index].outputShape)
+            values.append(ONNXValue(name: graph.current, layout: graph.layout, shape: summary[index].outputShape))
         }
-        graph.toKerasLayout(shape)
+        (graph.current, graph.layout) = (values.last!.name, values.last!.layout)
+        graph.toKerasLayout(values.last!.shape)
         var proto = Onnx_ModelProto()
         proto.irVersion = 7  // the IR version of opset 13
         proto.producerName = "mnist-train"
@@ -32,6 +39,13 @@ extension Model {
         proto.metadataProps = metadata.map { entry in Onnx_StringStringEntryProto.with { $0.key = entry.key; $0.value = entry.value } }
         return try proto.serializedBytes()
     }
+}
+
+/// A tensor of the model in the graph: the value's name, its layout and its Keras shape.
+struct ONNXValue {
+    let name: String
+    let layout: ONNXGraph.Layout
+    let shape: [Int]
 }
 
 /// The graph under construction: nodes in order, weights as initializers, and
@@ -47,6 +61,8 @@ struct ONNXGraph {
     var layout = Layout.keras
     /// The layer writing nodes now (`conv2d_1`): names its nodes and its weights.
     var layerName = ""
+    /// Every input of the layer writing nodes now (merging layers read several).
+    var inputValues = [ONNXValue]()
     private var counter = 0
 
     init(model: Model) { self.model = model }
@@ -123,6 +139,22 @@ struct ONNXGraph {
         node("Transpose", attributes: [.ints("perm", [0, 2, 3, 1])])
         if kerasShape.count != 3 { node("Reshape", [current, integers("shape", [-1] + kerasShape)]) }
         layout = .keras
+    }
+
+    /// The names of `values` in one layout: channels-first when they all are and
+    /// are images, Keras' otherwise (each converted back as needed).
+    mutating func sameLayout(_ values: [ONNXValue], shape: [Int]) -> [String] {
+        if shape.count == 3, values.allSatisfy({ $0.layout == .channelsFirst }) {
+            layout = .channelsFirst
+            return values.map(\.name)
+        }
+        let names = values.map { value in
+            (current, layout) = (value.name, value.layout)
+            toKerasLayout(value.shape)
+            return current
+        }
+        layout = .keras
+        return names
     }
 
     /// The activation's node; softmax over the channels (the last Keras axis) in either layout,

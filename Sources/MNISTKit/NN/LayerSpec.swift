@@ -5,15 +5,33 @@
 let layerTypes: [any Layer.Type] = [
     Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
     ZeroPadding2D.self, BatchNormalization.self, LayerNormalization.self, Dropout.self, Flatten.self, Reshape.self, ActivationLayer.self,
-    RandomFlip.self, RandomTranslation.self, RandomRotation.self, RandomZoom.self,
+    RandomFlip.self, RandomTranslation.self, RandomRotation.self, RandomZoom.self, RandomErasing.self,
+    Add.self, Subtract.self, Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self,
+    DepthwiseConv2D.self, SeparableConv2D.self,
 ]
 
 /// One layer of a spec: its type and arguments, as Keras names them. Two specs
 /// are equal when their resolved arguments are.
 public struct LayerSpec: Equatable, Sendable {
     let layer: any Layer
+    /// The spec's `"name"`; nil: `<type>_<n>`, counted per type from 1.
+    public var name: String?
+    /// The spec's `"inputs"`: earlier layers' names or `"input"`; nil: the previous layer.
+    public var inputs: [String]?
 
-    init(_ layer: any Layer) { self.layer = layer }
+    init(_ layer: any Layer, name: String? = nil, inputs: [String]? = nil) {
+        self.layer = layer
+        self.name = name
+        self.inputs = inputs
+    }
+
+    /// The keys every layer object may have besides `type` and its arguments.
+    static let graphKeys = ["name", "inputs"]
+    /// A layer name: what variable names, safetensors keys and ONNX values can carry as they are.
+    static func isValidName(_ name: String) -> Bool {
+        (1 ... 64).contains(name.utf8.count) && name != "input"
+            && name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (48 ... 57).contains($0) || (65 ... 90).contains($0) || (97 ... 122).contains($0) }
+    }
 
     /// Every layer type a spec accepts (Keras' serialised names), in registry order.
     public static var typeNames: [String] { layerTypes.map { $0.typeName } }
@@ -23,8 +41,14 @@ public struct LayerSpec: Equatable, Sendable {
     /// The class name Keras' summary prints (`Dense`, `Conv2D`).
     public var kerasClassName: String { type(of: layer).kerasClassName }
 
-    /// `{"type": ..., arguments...}` with every default written out.
-    public var json: JSONValue { .object([("type", .string(typeName))] + layer.arguments) }
+    /// `{"type": ..., "name", "inputs", arguments...}` with every default written out
+    /// (`name` and `inputs` only when the spec gave them).
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [("type", .string(typeName))]
+        if let name { members.append(("name", .string(name))) }
+        if let inputs { members.append(("inputs", .array(inputs.map { .string($0) }))) }
+        return .object(members + layer.arguments)
+    }
 
     /// Equal when their resolved arguments are.
     public static func == (lhs: LayerSpec, rhs: LayerSpec) -> Bool { lhs.json == rhs.json }
@@ -36,14 +60,33 @@ public struct LayerSpec: Equatable, Sendable {
             guard case .object = value else { throw ConfigError(path: path, message: "expected a layer object, got \(value.kindDescription)") }
             throw ConfigError(path: path + ".type", message: "missing; expected one of \(names)")
         }
+        let object: SpecObject
         if let type = layerTypes.first(where: { $0.typeName == typeName }) {
-            layer = try type.init(spec: try SpecObject(value, path: path, allowedKeys: ["type"] + type.argumentNames))
+            object = try SpecObject(value, path: path, allowedKeys: ["type"] + type.argumentNames + LayerSpec.graphKeys)
+            layer = try type.init(spec: object)
         } else if let activation = Activation(rawValue: typeName) {
             // Shorthand: {"type": "relu"} is an activation layer.
-            _ = try SpecObject(value, path: path, allowedKeys: ["type"])
+            object = try SpecObject(value, path: path, allowedKeys: ["type"] + LayerSpec.graphKeys)
             layer = ActivationLayer(activation: activation)
         } else {
             throw ConfigError(path: path + ".type", message: "unknown layer type \"\(typeName)\"; expected one of \(names)")
+        }
+        if let nameValue = object.value("name") {
+            guard case let .string(name) = nameValue, LayerSpec.isValidName(name) else {
+                throw ConfigError(path: path + ".name", message: "expected a name of 1 to 64 letters, digits, _ and - other than \"input\", got \(nameValue.kindDescription)")
+            }
+            self.name = name
+        }
+        if let inputList = object.value("inputs") {
+            guard case let .array(items) = inputList, !items.isEmpty else {
+                throw ConfigError(path: path + ".inputs", message: "expected a non-empty array of earlier layers' names or \"input\", got \(inputList.kindDescription)")
+            }
+            inputs = try items.enumerated().map { index, item throws(ConfigError) in
+                guard case let .string(input) = item else {
+                    throw ConfigError(path: "\(path).inputs[\(index)]", message: "expected a layer name or \"input\", got \(item.kindDescription)")
+                }
+                return input
+            }
         }
     }
 

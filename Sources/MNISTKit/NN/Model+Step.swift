@@ -4,11 +4,15 @@
 extension Model {
     /// Layer i's buffers in `workspace` for a pass over `B` rows.
     func io(_ i: Int, _ workspace: Workspace, B: Int) -> LayerIO {
-        let training = workspace.training
-        let needsInputGradient = training && i > firstTrainable
+        let training = workspace.training, inputs = inputTensors[i]
+        let inputGradients = inputs.indices.map { k -> UnsafeMutablePointer<Float>? in
+            let tensor = inputs[k]
+            guard training, tensorLearns[tensor] else { return nil }
+            return inputGradientAccumulates[i][k] ? workspace.gradientAccumulators[tensor]!.pointer : workspace.activationGradients[tensor].pointer
+        }
         var io = LayerIO(
-            B: B, inp: UnsafePointer(workspace.activations[i].pointer), out: workspace.activations[i + 1].pointer,
-            dinp: needsInputGradient ? workspace.activationGradients[i].pointer : nil,
+            B: B, inputs: inputs.map { UnsafePointer(workspace.activations[$0].pointer) }, out: workspace.activations[i + 1].pointer,
+            inputGradients: inputGradients,
             dout: training ? workspace.activationGradients[i + 1].pointer : nil,
             scratch: workspace.scratch[i], training: training, lossAppliesSoftmax: lossAppliesSoftmax[i],
             activationGradientDone: activationGradientDone[i], inputActivation: inputActivation[i])
@@ -90,12 +94,26 @@ extension Model {
     /// parameters as their gradients become final.
     func backward(_ workspace: Workspace, B: Int, context: StepContext) {
         for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) where !passesThrough(i, training: true) && !isComputedByPrevious(i) {
+            guard tensorLearns[i + 1] else { continue }  // nothing at or before it learns
             let io = io(i, workspace, B: B), layer = layers[i]
-            guard let probe = context.probe else {
+            if let probe = context.probe {
+                probe.clock(\.backwardSeconds, layer: i) { layer.backward(io, context) }
+            } else {
                 layer.backward(io, context)
-                continue
             }
-            probe.clock(\.backwardSeconds, layer: i) { layer.backward(io, context) }
+            for (k, tensor) in inputTensors[i].enumerated() where inputGradientAccumulates[i][k] {
+                addAccumulatedGradient(of: tensor, workspace, B: B, context: context)
+            }
+        }
+    }
+
+    /// Adds what a second (third, ...) reader of a tensor wrote to its accumulator into its gradient.
+    private func addAccumulatedGradient(of tensor: Int, _ workspace: Workspace, B: Int, context: StepContext) {
+        let width = tensorWidth(tensor)
+        let gradient = workspace.activationGradients[tensor].pointer, addend = UnsafePointer(workspace.gradientAccumulators[tensor]!.pointer)
+        context.run(rows: B) { _, rows in
+            let start = rows.lowerBound * width
+            for k in start ..< start + rows.count * width { gradient[k] += addend[k] }
         }
     }
 

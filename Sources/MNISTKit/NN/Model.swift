@@ -8,6 +8,8 @@ public struct LayerSummary: Equatable, Sendable {
     public let outputShape: [Int]
     /// Its number of weights, trainable or not.
     public let parameterCount: Int
+    /// The layers (or `input`) it reads, in a model whose spec names inputs; nil in a stack.
+    public var inputs: [String]? = nil
 }
 
 /// A named variable inside one of the model's flat buffers: trainable ones in
@@ -47,6 +49,14 @@ public final class Model {
     /// The number of classes: the last layer's width.
     public let classCount: Int
     let layers: [any Layer]
+    /// Each layer's inputs as tensor numbers: 0 the model's input, j + 1 layer j's output.
+    let inputTensors: [[Int]]
+    /// For each layer's input, whether its gradient goes to the tensor's
+    /// accumulator (another reader has written the gradient already).
+    private(set) var inputGradientAccumulates = [[Bool]]()
+    /// For each tensor, whether a layer with weights produced it or anything it reads:
+    /// only then does it need a gradient.
+    let tensorLearns: [Bool]
     /// Each variable's initialiser and fans, in `variables` order.
     private let initializers: [VariableDeclaration]
     /// For each layer, how the passes run it: see `LayerIO`.
@@ -92,38 +102,57 @@ public final class Model {
     init(spec: ModelSpec, classCount: Int, fastAlgorithms: Bool) throws(ConfigError) {
         self.spec = spec
         self.classCount = classCount
-        var shape = spec.inputShape
+        let graph = try ModelGraph(spec: spec)
+        var shapes = [spec.inputShape]
         var summary = [LayerSummary]()
         var layers = [any Layer]()
         var layout = VariableLayout()
-        var counters = [String: Int]()
         var firstTrainable: Int?
+        var learns = [false]  // per tensor: some layer that produced it has weights
         for (index, layerSpec) in spec.layers.enumerated() {
             let path = "layers[\(index)]"
-            let number = (counters[layerSpec.typeName] ?? 0) + 1
-            counters[layerSpec.typeName] = number
-            layout.layerName = "\(layerSpec.typeName)_\(number)"
+            layout.layerName = graph.names[index]
             let before = layout.declarations.count
             var layer = layerSpec.layer
-            if layer.isAugmentation, layers.contains(where: { !$0.isAugmentation }) {
-                throw ConfigError(path: path, message: "\(layerSpec.typeName) transforms the input images, so it goes at the front of the model, before any other layer")
+            let inputs = graph.inputs[index]
+            let counts = type(of: layer).inputCounts
+            guard counts.contains(inputs.count) else {
+                let expected = counts.count == 1 ? "\(counts.lowerBound)" : counts.upperBound == Int.max ? "at least \(counts.lowerBound)" : "\(counts.lowerBound) to \(counts.upperBound)"
+                throw ConfigError(path: path + ".inputs", message: "\(layerSpec.typeName) takes \(expected) input\(counts == 1 ... 1 ? "" : "s"), got \(inputs.count)")
             }
-            shape = try layer.build(input: shape, path: path, variables: &layout)
+            if layer.isAugmentation {
+                guard !layers.contains(where: { !$0.isAugmentation }) else {
+                    throw ConfigError(path: path, message: "\(layerSpec.typeName) transforms the input images, so it goes at the front of the model, before any other layer")
+                }
+                guard inputs == [index] else {
+                    throw ConfigError(path: path + ".inputs", message: "\(layerSpec.typeName) transforms the input images, so it reads the layer before it (or the input, first)")
+                }
+            }
+            let shape = try layer.build(inputs: inputs.map { shapes[$0] }, path: path, variables: &layout)
             if !fastAlgorithms { layer.usePlainAlgorithms() }
             guard shape.reduce(1, *) <= Model.maximumActivations else {
                 throw ConfigError(path: path, message: "outputs \(formatShape(shape)) per sample, more than the \(Model.maximumActivations) values this tool supports")
             }
             let count = layout.declarations[before...].reduce(0) { $0 + $1.declaration.shape.reduce(1, *) }
-            if firstTrainable == nil, layout.declarations[before...].contains(where: \.declaration.trainable) { firstTrainable = index }
-            summary.append(LayerSummary(name: layout.layerName, kind: layerSpec.kerasClassName, outputShape: shape, parameterCount: count))
+            let trainable = layout.declarations[before...].contains(where: \.declaration.trainable)
+            if firstTrainable == nil, trainable { firstTrainable = index }
+            learns.append(trainable || inputs.contains { learns[$0] })
+            summary.append(LayerSummary(name: graph.names[index], kind: layerSpec.kerasClassName, outputShape: shape, parameterCount: count,
+                                        inputs: graph.isFunctional ? inputs.map { $0 == 0 ? "input" : graph.names[$0 - 1] } : nil))
             layers.append(layer)
+            shapes.append(shape)
         }
         let last = spec.layers.count - 1
-        guard shape == [classCount] else {
-            throw ConfigError(path: "layers[\(last)]", message: "the model outputs \(formatShape(shape)) per sample, but the dataset has \(classCount) classes; the last layer needs \(classCount) units")
+        guard shapes.last == [classCount] else {
+            throw ConfigError(path: "layers[\(last)]", message: "the model outputs \(formatShape(shapes.last!)) per sample, but the dataset has \(classCount) classes; the last layer needs \(classCount) units")
         }
         guard let firstTrainable else { throw ConfigError(path: "layers", message: "the model has no trainable layer; add a dense layer") }
-        let lastComputing = layers.lastIndex { !$0.isView }
+        inputTensors = graph.inputs
+        tensorLearns = learns
+        self.firstTrainable = firstTrainable
+        // The layer that computes the output: the last, or what its views show.
+        var lastComputing: Int? = last
+        while let i = lastComputing, layers[i].isView { lastComputing = graph.inputs[i][0] == 0 ? nil : graph.inputs[i][0] - 1 }
         let finalActivation = lastComputing.flatMap { layers[$0].outputActivation }
         if spec.loss != .meanSquaredError, let finalActivation, finalActivation != .softmax, finalActivation != .sigmoid {
             throw ConfigError(path: "layers[\(last)]", message: "\(spec.loss.rawValue) needs probabilities, but the last layer's activation is \(finalActivation.rawValue); use softmax (or sigmoid)")
@@ -132,31 +161,42 @@ public final class Model {
         self.fusesSoftmax = fusesSoftmax
         let lossAppliesSoftmax = layers.indices.map { fusesSoftmax && $0 == lastComputing }
         self.lossAppliesSoftmax = lossAppliesSoftmax
-        self.firstTrainable = firstTrainable
-        // A layer that can apply the gradient of the previous computing layer's
-        // element-wise activation for it (views in between change nothing).
+        self.summary = summary
+        self.layers = layers
+        // Fusions and deferrals pair a producer with its only reader (views between change nothing).
+        func computingSource(_ tensor: Int) -> Int? {
+            var tensor = tensor
+            while tensor > 0, layers[tensor - 1].isView { tensor = graph.inputs[tensor - 1][0] }
+            return tensor == 0 ? nil : tensor - 1
+        }
+        var readers = [Int](repeating: 0, count: layers.count + 1)
+        for i in layers.indices where !layers[i].isView {
+            for tensor in graph.inputs[i] { readers[computingSource(tensor).map { $0 + 1 } ?? 0] += 1 }
+        }
+        let onlyReader = { (producer: Int, reader: Int) in readers[producer + 1] == 1 && computingSource(graph.inputs[reader][0]) == producer }
+        // A layer that applies the gradient of the previous computing layer's
+        // element-wise activation for it, to its input gradient while in cache.
         var done = [Bool](repeating: false, count: layers.count)
         var deferred = [Activation?](repeating: nil, count: layers.count)
-        for i in layers.indices where i > firstTrainable && layers[i].appliesInputActivationGradient {
-            guard let previous = layers[..<i].lastIndex(where: { !$0.isView }), previous >= firstTrainable,
+        for i in layers.indices where layers[i].appliesInputActivationGradient && learns[graph.inputs[i][0]] {
+            guard let previous = computingSource(graph.inputs[i][0]), onlyReader(previous, i),
                   let activation = layers[previous].deferrableActivation, !lossAppliesSoftmax[previous] else { continue }
             deferred[i] = activation
             done[previous] = true
         }
         activationGradientDone = done
         inputActivation = deferred
-        // The first trainable layer reads the model's input in both modes (nothing but
-        // views and augmentation before it), so its input is never the pool's output buffer.
+        // The first trainable layer, a convolution reading the images, computes the 2x2 max pool that reads it.
         fusedPools = layers.indices.map { i in
             guard i == firstTrainable, i + 1 < layers.count, layers[..<i].allSatisfy({ $0.isView || $0.isAugmentation }),
+                  graph.inputs[i + 1] == [i + 1], onlyReader(i, i + 1),
                   let conv = layers[i] as? Conv2D, let pool = layers[i + 1] as? MaxPooling2D, conv.fusesPool(pool) else { return nil }
             return pool.window
         }
         fusedRelus = layers.indices.map { i in
             i + 1 < layers.count && layers[i] is BatchNormalization && (layers[i + 1] as? ActivationLayer)?.activation == .relu
+                && graph.inputs[i + 1] == [i + 1] && onlyReader(i, i + 1)
         }
-        self.summary = summary
-        self.layers = layers
         variables = layout.declarations.map {
             ModelVariable(name: "\($0.layer).\($0.declaration.name)", shape: $0.declaration.shape, offset: $0.offset, trainable: $0.declaration.trainable)
         }
@@ -165,12 +205,29 @@ public final class Model {
         parameters = FloatBuffer(count: layout.trainableCount)
         parameterGradients = FloatBuffer(count: layout.trainableCount)
         nonTrainable = FloatBuffer(count: layout.nonTrainableCount)
+        // Backward runs the readers of a tensor last to first: the first writes its
+        // gradient, each later one into the accumulator, added after it.
+        let plan = tensorPlan(training: true)
+        var written = Set<Int>()
+        var accumulates = layers.indices.map { [Bool](repeating: false, count: graph.inputs[$0].count) }
+        for i in layers.indices.reversed() where !passesThrough(i, training: true) && !isComputedByPrevious(i) {
+            guard Set(graph.inputs[i].map { plan.storage[$0] }).count == graph.inputs[i].count else {
+                throw ConfigError(path: "layers[\(i)].inputs", message: "reads the same values twice (a layer and a view of it); a layer reads each input once")
+            }
+            for (k, tensor) in graph.inputs[i].enumerated() where learns[tensor] && !written.insert(plan.storage[tensor]).inserted {
+                accumulates[i][k] = true
+            }
+        }
+        inputGradientAccumulates = accumulates
     }
 
     /// Layer i does nothing in this mode: a view, or augmentation outside training.
     func passesThrough(_ i: Int, training: Bool) -> Bool {
         layers[i].isView || (!training && layers[i].isAugmentation)
     }
+
+    /// Floats per sample of tensor t (0: the input, i + 1: layer i's output).
+    func tensorWidth(_ t: Int) -> Int { t == 0 ? inputWidth : summary[t - 1].outputShape.reduce(1, *) }
 
     /// Layer i is computed by the layer before it (`fusedPools`, `fusedRelus`).
     func isComputedByPrevious(_ i: Int) -> Bool { i > 0 && (fusedPools[i - 1] != nil || fusedRelus[i - 1]) }
@@ -227,43 +284,64 @@ public final class Workspace {
     public let threads: Int
     /// Training mode: gradients, dropout masks and batch statistics have room.
     public let training: Bool
-    /// [0] the input; [i + 1] layer i's output.
+    /// [0] the input; [i + 1] layer i's output (a view's is its input's buffer).
     let activations: [FloatBuffer]
     /// The same indexing: the loss's gradient with respect to each (training only).
     let activationGradients: [FloatBuffer]
+    /// For a tensor read by several layers (training only): where each reader
+    /// but the first to run backward writes its input gradient, to be added.
+    let gradientAccumulators: [FloatBuffer?]
     let scratch: [[FloatBuffer]]
     let labels: UnsafeMutablePointer<Int32>
 
     var input: FloatBuffer { activations[0] }
 
+    /// Floats held for the layers' outputs and their gradients, each buffer once
+    /// (in inference, the widest cut of the graph times the widest layer).
+    public var activationFloats: Int {
+        var seen = Set<ObjectIdentifier>()
+        return (activations + activationGradients + gradientAccumulators.compactMap { $0 })
+            .filter { seen.insert(ObjectIdentifier($0)).inserted }.reduce(0) { $0 + $1.count }
+    }
+
     init(model: Model, capacity: Int, training: Bool, threads: Int) {
         self.capacity = capacity
         self.threads = threads
         self.training = training
-        var activations = [FloatBuffer(count: capacity * model.inputWidth)]
-        var gradients = [FloatBuffer(count: 0)]
-        // Inference needs each output only until the next layer has read it:
-        // two buffers, taken in turn, hold them all.
-        let widest = model.summary.map { $0.outputShape.reduce(1, *) }.max() ?? 0
-        let pingPong = training ? [] : [FloatBuffer(count: capacity * widest), FloatBuffer(count: capacity * widest)]
-        var computed = 0
-        for (i, summary) in model.summary.enumerated() {
-            if model.passesThrough(i, training: training) {
-                activations.append(activations.last!)
-                gradients.append(gradients.last!)
-            } else if !training {
-                activations.append(pingPong[computed % 2])
-                gradients.append(gradients[0])
-                computed += 1
-            } else {
+        let plan = model.tensorPlan(training: training)
+        let input = FloatBuffer(count: capacity * model.inputWidth), none = FloatBuffer(count: 0)
+        var own = [FloatBuffer?](repeating: nil, count: model.layers.count + 1)
+        own[0] = input
+        var gradients = [FloatBuffer?](repeating: nil, count: model.layers.count + 1)
+        var accumulators = [FloatBuffer?](repeating: nil, count: model.layers.count + 1)
+        if training {
+            for i in model.layers.indices where plan.storage[i + 1] == i + 1 {
                 // A layer that computes the layer after it (`fusedPools`, `fusedRelus`) never writes its own output.
-                let width = model.fusedPools[i] == nil && !model.fusedRelus[i] ? summary.outputShape.reduce(1, *) : 0
-                activations.append(FloatBuffer(count: capacity * width))
-                gradients.append(FloatBuffer(count: capacity * width))
+                let width = model.fusedPools[i] == nil && !model.fusedRelus[i] ? model.tensorWidth(i + 1) : 0
+                own[i + 1] = FloatBuffer(count: capacity * width)
+                gradients[i + 1] = FloatBuffer(count: capacity * width)
+                if plan.readers[i + 1].count > 1, model.tensorLearns[i + 1] { accumulators[i + 1] = FloatBuffer(count: capacity * width) }
+            }
+        } else {
+            // Inference needs each output only until its last reader has run: buffers
+            // return to a free list then, so memory is that of the widest cut.
+            let widest = model.summary.map { $0.outputShape.reduce(1, *) }.max() ?? 0
+            var free = [FloatBuffer]()
+            var unread = plan.readers.map(\.count)
+            unread[plan.storage[model.layers.count]] += 1  // the loss reads the output
+            for i in model.layers.indices where !model.passesThrough(i, training: false) && !model.isComputedByPrevious(i) {
+                let produced = model.fusedPools[i] != nil || model.fusedRelus[i] ? i + 2 : i + 1
+                own[produced] = free.popLast() ?? FloatBuffer(count: capacity * widest)
+                for tensor in model.inputTensors[i] {
+                    let stored = plan.storage[tensor]
+                    unread[stored] -= 1
+                    if unread[stored] == 0, stored != 0, let buffer = own[stored] { free.append(buffer) }
+                }
             }
         }
-        self.activations = activations
-        activationGradients = gradients
+        activations = plan.storage.map { own[$0] ?? none }
+        activationGradients = plan.storage.map { gradients[$0] ?? none }
+        gradientAccumulators = plan.storage.map { accumulators[$0] }
         scratch = model.layers.map { $0.scratchSizes(batch: capacity, threads: threads, training: training).map { FloatBuffer(count: $0) } }
         labels = .allocate(capacity: max(capacity, 1))
         labels.initialize(repeating: 0, count: max(capacity, 1))

@@ -16,10 +16,11 @@ struct FusedPool {
 
 struct LayerIO {
     let B: Int
-    let inp: UnsafePointer<Float>
+    /// Every input, in the spec's order (one, except for merging layers).
+    let inputs: [UnsafePointer<Float>]
     let out: UnsafeMutablePointer<Float>
-    /// Gradient with respect to the input; nil when nothing before this layer learns.
-    let dinp: UnsafeMutablePointer<Float>?
+    /// Gradients with respect to each input; nil where nothing before that input learns.
+    let inputGradients: [UnsafeMutablePointer<Float>?]
     /// Gradient with respect to the output (training only).
     let dout: UnsafeMutablePointer<Float>?
     let scratch: [FloatBuffer]
@@ -35,6 +36,11 @@ struct LayerIO {
     /// The relu layer after this layer, when this layer computes it too (see `Model.fusedRelus`):
     /// its output and output gradient (training only). This layer's own output is then never written.
     var relu: (out: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>?)? = nil
+
+    /// The (first) input.
+    var inp: UnsafePointer<Float> { inputs[0] }
+    /// Gradient with respect to the (first) input; nil when nothing before it learns.
+    var dinp: UnsafeMutablePointer<Float>? { inputGradients[0] }
 
     /// The activation to apply in the forward pass (linear when the loss fuses softmax).
     func forwardActivation(_ activation: Activation) -> Activation {

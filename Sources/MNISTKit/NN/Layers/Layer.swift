@@ -18,6 +18,10 @@ protocol Layer: Sendable {
     /// Resolves the input shape (no batch axis): declares the variables and
     /// returns the output shape. Errors name the layer's path and both shapes.
     mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int]
+    /// How many inputs it reads: one, except the merging layers (`Merge.swift`).
+    static var inputCounts: ClosedRange<Int> { get }
+    /// `build` for every input's shape; only merging layers read more than one.
+    mutating func build(inputs: [[Int]], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int]
 
     /// Floats of scratch the layer needs for a batch of `B` on `T` threads, one
     /// buffer per entry (masks, im2col columns, statistics).
@@ -60,6 +64,10 @@ extension Layer {
             if word.count > 2, word.hasSuffix("d"), word.dropLast().last?.isNumber == true { word = word.dropLast() + "D" }
             return word
         }.joined()
+    }
+    static var inputCounts: ClosedRange<Int> { 1 ... 1 }
+    mutating func build(inputs: [[Int]], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
+        try build(input: inputs[0], path: path, variables: &variables)
     }
     var isView: Bool { false }
     var isAugmentation: Bool { false }

@@ -148,4 +148,29 @@ final class AugmentationTests: XCTestCase {
             XCTAssertEqual("\($0)", "layer.height_factor: expected a number, or a [lower, upper] pair, within -1.0...1.0 with lower <= upper, got 1.5")
         }
     }
+
+    /// A factor of [1, 1] erases every image; a scale of [0.25, 0.25] makes the rectangle
+    /// √0.25 of each side: 14 of 28 rows and columns hold the fill, in one block.
+    func testRandomErasingErasesAKnownRectangle() throws {
+        let image = [Float](repeating: 1, count: 28 * 28)
+        let out = try augment(#"{"type": "random_erasing", "factor": [1, 1], "scale": [0.25, 0.25], "fill_value": 0.5, "value_range": [0, 1]}"#,
+                              image, height: 28, width: 28)
+        let erased = out.indices.filter { abs(out[$0] - 0.5) < 1e-6 }
+        XCTAssertEqual(erased.count, 14 * 14)
+        XCTAssertEqual(out.filter { $0 != 0.5 && abs($0 - 1) > 1e-6 }.count, 0)
+        let rows = Set(erased.map { $0 / 28 }), columns = Set(erased.map { $0 % 28 })
+        XCTAssertEqual(rows.count, 14)
+        XCTAssertEqual(columns.count, 14)
+        XCTAssertEqual(rows.max()! - rows.min()!, 13)
+        XCTAssertEqual(columns.max()! - columns.min()!, 13)
+        // A factor of 0 erases nothing; noise (no fill_value) stays inside value_range.
+        XCTAssertEqual(try augment(#"{"type": "random_erasing", "factor": 0}"#, image, height: 28, width: 28), image)
+        let noisy = try augment(#"{"type": "random_erasing", "factor": [1, 1], "scale": [0.5, 0.5], "value_range": [0, 1]}"#,
+                                image, height: 28, width: 28)
+        XCTAssertTrue(noisy.allSatisfy { (0 ... 1).contains($0) })
+        XCTAssertGreaterThan(noisy.filter { $0 < 1 }.count, 100)
+        XCTAssertThrowsError(try LayerSpec.parse(#"{"type": "random_erasing", "scale": [0.1, 2]}"#)) {
+            XCTAssertEqual("\($0)", "layer.scale: expected a number from 0 to 1, or a [lower, upper] pair within 0...1, got an array")
+        }
+    }
 }

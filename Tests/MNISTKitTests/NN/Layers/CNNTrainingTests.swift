@@ -25,6 +25,52 @@ final class CNNTrainingTests: XCTestCase {
         return spec
     }
 
+    /// Augmentation (translation, erasing), a residual block (conv-BN-relu-conv-BN, add, relu)
+    /// and a second branch concatenated on the channels.
+    func residualSpec(epochs: Int = 4) throws -> ModelSpec {
+        var spec = syntheticSpec(optimizer: .defaults(.adam), epochs: epochs)
+        spec.layers = try [
+            #"{"type": "random_translation", "height_factor": 0.2, "width_factor": 0.2}"#,
+            #"{"type": "random_erasing", "factor": 0.5, "scale": [0.05, 0.2], "value_range": [0, 1]}"#,
+            #"{"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "stem"}"#,
+            #"{"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "use_bias": false}"#,
+            #"{"type": "batch_normalization"}"#, #"{"type": "relu"}"#,
+            #"{"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "use_bias": false}"#,
+            #"{"type": "batch_normalization", "name": "block_end"}"#,
+            #"{"type": "add", "inputs": ["block_end", "stem"]}"#, #"{"type": "relu", "name": "block_out"}"#,
+            #"{"type": "conv2d", "filters": 3, "kernel_size": 1, "activation": "tanh", "name": "side", "inputs": ["stem"]}"#,
+            #"{"type": "concatenate", "inputs": ["block_out", "side"]}"#,
+            #"{"type": "flatten"}"#, #"{"type": "dropout", "rate": 0.25}"#, #"{"type": "dense", "units": 10, "activation": "softmax"}"#,
+        ].map(LayerSpec.parse)
+        spec.inputShape = [4, 4]
+        return spec
+    }
+
+    /// The residual model: the same bytes twice, another seed differs, and two epochs, a save, a
+    /// load and two more give the straight run's bytes, on one thread and two.
+    func testResidualModelIsDeterministicAndResumesExactly() throws {
+        let data = syntheticDataset(count: 130, seed: 3)
+        let spec = try residualSpec()
+        for threads in [1, 2] {
+            let straight = Checkpoint(trainer: try trained(spec, data: data, epochs: 4, threads: threads)).encoded()
+            XCTAssertEqual(Checkpoint(trainer: try trained(spec, data: data, epochs: 4, threads: threads)).encoded(), straight)
+            XCTAssertEqual(try halfSavedAndResumed(spec, data: data, threads: threads), straight, "\(threads) threads")
+        }
+        var other = spec
+        other.seed = 4
+        XCTAssertNotEqual(try trained(other, data: data, epochs: 1).model.parameters.array, try trained(spec, data: data, epochs: 1).model.parameters.array)
+    }
+
+    /// Two epochs, a save, a load and two more: the checkpoint's bytes.
+    func halfSavedAndResumed(_ spec: ModelSpec, data: Dataset, threads: Int) throws -> [UInt8] {
+        let path = directory.appendingPathComponent("half.ckpt").path
+        try Checkpoint(trainer: try trained(spec, data: data, epochs: 2, threads: threads)).save(to: path)
+        let plan = try TrainingPlan(configPath: nil, resumePath: path, epochs: 4, batchSize: nil, seed: nil)
+        let resumed = try plan.makeTrainer(train: data, workers: WorkerPool(count: threads))
+        while resumed.state.epochsCompleted < 4 { _ = try resumed.runEpoch() }
+        return Checkpoint(trainer: resumed).encoded()
+    }
+
     func trained(_ spec: ModelSpec, data: Dataset, epochs: Int, threads: Int = 1) throws -> Trainer {
         let trainer = try Trainer(spec: spec, train: data, workers: WorkerPool(count: threads))
         while trainer.state.epochsCompleted < epochs { _ = try trainer.runEpoch() }
@@ -32,22 +78,24 @@ final class CNNTrainingTests: XCTestCase {
     }
 
     func testThreadsComputeWhatOneThreadComputes() throws {
-        let model = try Model(spec: try cnnSpec())
-        var generator = RandomGenerator(seed: 3)
-        model.initializeParameters(generator: &generator)
-        let B = 9
-        let inputs = (0 ..< B * 16).map { _ in generator.nextUnitFloat() }, labels = (0 ..< B).map { _ in Int32(generator.nextIndex(below: 10)) }
-        var results = [(Double, [Float])]()
-        for threads in [1, 3] {
-            let workspace = model.makeWorkspace(capacity: B, training: true, threads: threads)
-            model.load(workspace, inputs: inputs, labels: labels)
-            var dropout = RandomGenerator(seed: 5)
-            let score = model.lossAndGradients(workspace, B: B, workers: WorkerPool(count: threads), dropout: &dropout)
-            results.append((score.lossSum, model.parameterGradients.array))
+        for spec in [try cnnSpec(), try residualSpec()] {
+            let model = try Model(spec: spec)
+            var generator = RandomGenerator(seed: 3)
+            model.initializeParameters(generator: &generator)
+            let B = 9
+            let inputs = (0 ..< B * 16).map { _ in generator.nextUnitFloat() }, labels = (0 ..< B).map { _ in Int32(generator.nextIndex(below: 10)) }
+            var results = [(Double, [Float])]()
+            for threads in [1, 3] {
+                let workspace = model.makeWorkspace(capacity: B, training: true, threads: threads)
+                model.load(workspace, inputs: inputs, labels: labels)
+                var dropout = RandomGenerator(seed: 5)
+                let score = model.lossAndGradients(workspace, B: B, workers: WorkerPool(count: threads), dropout: &dropout)
+                results.append((score.lossSum, model.parameterGradients.array))
+            }
+            XCTAssertEqual(results[0].0, results[1].0, accuracy: 1e-5 * abs(results[0].0))
+            XCTAssertTrue(results[0].1.contains { abs($0) > 1e-3 })
+            assertClose(results[1].1, results[0].1, tolerance: 1e-5, "three threads against one")
         }
-        XCTAssertEqual(results[0].0, results[1].0, accuracy: 1e-5 * abs(results[0].0))
-        XCTAssertTrue(results[0].1.contains { abs($0) > 1e-3 })
-        assertClose(results[1].1, results[0].1, tolerance: 1e-5, "three threads against one")
     }
 
     /// Each layer updates its parameters once their gradients are final: the
@@ -98,12 +146,7 @@ final class CNNTrainingTests: XCTestCase {
         for threads in [1, 2] {
             let spec = try cnnSpec()
             let straight = Checkpoint(trainer: try trained(spec, data: data, epochs: 4, threads: threads)).encoded()
-            let path = directory.appendingPathComponent("half.ckpt").path
-            try Checkpoint(trainer: try trained(spec, data: data, epochs: 2, threads: threads)).save(to: path)
-            let plan = try TrainingPlan(configPath: nil, resumePath: path, epochs: 4, batchSize: nil, seed: nil)
-            let resumed = try plan.makeTrainer(train: data, workers: WorkerPool(count: threads))
-            while resumed.state.epochsCompleted < 4 { _ = try resumed.runEpoch() }
-            XCTAssertEqual(Checkpoint(trainer: resumed).encoded(), straight, "\(threads) threads")
+            XCTAssertEqual(try halfSavedAndResumed(spec, data: data, threads: threads), straight, "\(threads) threads")
         }
     }
 
