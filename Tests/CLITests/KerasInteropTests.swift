@@ -75,4 +75,38 @@ final class KerasInteropTests: XCTestCase {
                         "global_average_pooling2d": "GlobalAveragePooling2D", "random_flip": "RandomFlip", "reshape": "Reshape"]
         for (type, keras) in expected { XCTAssertEqual(classNames[type], keras, type) }
     }
+
+    /// `--dry-run` of the residual recipe prints Keras' functional summary, and its totals are
+    /// what Keras' `count_params()` counts for the same graph built by its functional API.
+    func testFunctionalSummaryTotalsEqualKerasCountParams() throws {
+        let backend = ["KERAS_BACKEND": ProcessInfo.processInfo.environment["KERAS_BACKEND"] ?? "jax"]
+        guard try python(["-c", "import keras"], environment: backend).status == 0 else {
+            throw XCTSkip("python3 with keras (and jax) is not installed (.ci/run installs them with pip)")
+        }
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            throw XCTSkip("/usr/share/datasets/fashion-mnist is absent; `make setup` installs it")
+        }
+        let dryRun = try runTool("mnist-train", ["--config", "fashion-resnet.json", "--dry-run"], in: packageRoot)
+        XCTAssertEqual(dryRun.status, 0, dryRun.stderr)
+        XCTAssertTrue(dryRun.stdout.contains("Connected to"), dryRun.stdout)
+        XCTAssertTrue(dryRun.stdout.contains(" input (InputLayer)"), dryRun.stdout)
+        let lines = dryRun.stdout.split(separator: "\n").map(String.init)
+        func total(_ label: String) -> Int? {
+            lines.first { $0.hasPrefix(label) }.flatMap { Int($0.dropFirst(label.count).replacingOccurrences(of: ",", with: "")) }
+        }
+        let script = """
+            import json, sys
+            sys.path.insert(0, "scripts")
+            from keras_from_checkpoint import build
+            model = build(json.load(open("configs/fashion-resnet.json")))
+            trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+            print(json.dumps([model.count_params(), trainable]))
+            """
+        let keras = try python(["-c", script], environment: backend, in: packageRoot)
+        XCTAssertEqual(keras.status, 0, keras.stdout)
+        guard case let .array(counts)? = try? JSONParser.parse(String(keras.stdout.split(separator: "\n").last ?? "")),
+              case let .number(all)? = counts.first, case let .number(trainable)? = counts.last else { return XCTFail(keras.stdout) }
+        XCTAssertEqual(total("Total params: "), Int(all))
+        XCTAssertEqual(total("Trainable params: "), Int(trainable))
+    }
 }

@@ -108,7 +108,7 @@ public final class Model {
         var layers = [any Layer]()
         var layout = VariableLayout()
         var firstTrainable: Int?
-        var learns = [false]  // per tensor: some layer that produced it has weights
+        var learns = [false]  // per tensor: a layer with weights made it or something it reads
         for (index, layerSpec) in spec.layers.enumerated() {
             let path = "layers[\(index)]"
             layout.layerName = graph.names[index]
