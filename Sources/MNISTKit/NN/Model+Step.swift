@@ -4,15 +4,10 @@
 extension Model {
     /// Layer i's buffers in `workspace` for a pass over `B` rows.
     func io(_ i: Int, _ workspace: Workspace, B: Int) -> LayerIO {
-        let training = workspace.training, inputs = inputTensors[i]
-        let inputGradients = inputs.indices.map { k -> UnsafeMutablePointer<Float>? in
-            let tensor = inputs[k]
-            guard training, tensorLearns[tensor] else { return nil }
-            return inputGradientAccumulates[i][k] ? workspace.gradientAccumulators[tensor]!.pointer : workspace.activationGradients[tensor].pointer
-        }
+        let training = workspace.training
         var io = LayerIO(
-            B: B, inputs: inputs.map { UnsafePointer(workspace.activations[$0].pointer) }, out: workspace.activations[i + 1].pointer,
-            inputGradients: inputGradients,
+            B: B, inputs: workspace.layerInputs[i], out: workspace.activations[i + 1].pointer,
+            inputGradients: workspace.layerInputGradients[i],
             dout: training ? workspace.activationGradients[i + 1].pointer : nil,
             scratch: workspace.scratch[i], training: training, lossAppliesSoftmax: lossAppliesSoftmax[i],
             activationGradientDone: activationGradientDone[i], inputActivation: inputActivation[i])

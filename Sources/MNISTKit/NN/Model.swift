@@ -291,6 +291,10 @@ public final class Workspace {
     /// For a tensor read by several layers (training only): where each reader
     /// but the first to run backward writes its input gradient, to be added.
     let gradientAccumulators: [FloatBuffer?]
+    /// Each layer's inputs, and where it writes their gradients (nil: not needed, or
+    /// inference), resolved once here rather than on every pass.
+    let layerInputs: [[UnsafePointer<Float>]]
+    let layerInputGradients: [[UnsafeMutablePointer<Float>?]]
     let scratch: [[FloatBuffer]]
     let labels: UnsafeMutablePointer<Int32>
 
@@ -339,9 +343,17 @@ public final class Workspace {
                 }
             }
         }
-        activations = plan.storage.map { own[$0] ?? none }
-        activationGradients = plan.storage.map { gradients[$0] ?? none }
-        gradientAccumulators = plan.storage.map { accumulators[$0] }
+        let values = plan.storage.map { own[$0] ?? none }, valueGradients = plan.storage.map { gradients[$0] ?? none }
+        let accumulated = plan.storage.map { accumulators[$0] }
+        (activations, activationGradients, gradientAccumulators) = (values, valueGradients, accumulated)
+        layerInputs = model.inputTensors.map { $0.map { UnsafePointer(values[$0].pointer) } }
+        layerInputGradients = model.inputTensors.indices.map { i in
+            model.inputTensors[i].indices.map { k -> UnsafeMutablePointer<Float>? in
+                let tensor = model.inputTensors[i][k]
+                guard training, model.tensorLearns[tensor] else { return nil }
+                return model.inputGradientAccumulates[i][k] ? accumulated[tensor]!.pointer : valueGradients[tensor].pointer
+            }
+        }
         scratch = model.layers.map { $0.scratchSizes(batch: capacity, threads: threads, training: training).map { FloatBuffer(count: $0) } }
         labels = .allocate(capacity: max(capacity, 1))
         labels.initialize(repeating: 0, count: max(capacity, 1))

@@ -119,17 +119,26 @@ extension AugmentationLayer {
     /// so threads share the images and the maps do not depend on their count.
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
         let size = resampler.height * resampler.width * resampler.channels
-        let seed = random.next()
-        context.run(rows: io.B) { _, rows in
-            for r in rows {
-                var generator = RandomGenerator(seed: seed, stream: UInt64(r))
-                resampler.resample(io.inp + r * size, into: io.out + r * size, map: drawMap(&generator))
-            }
+        forEachImage(io, context, random: &random) { r, generator in
+            resampler.resample(io.inp + r * size, into: io.out + r * size, map: drawMap(&generator))
         }
     }
 
     /// Nothing before an augmentation layer learns, so no gradient is needed.
     func backward(_ io: LayerIO, _ context: StepContext) {}
+}
+
+/// Runs `body(r, generator)` for each image r of the batch on the threads, each image with its
+/// own stream of one seed drawn per step: the draws do not depend on the thread count.
+func forEachImage(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator,
+                  _ body: (_ r: Int, _ generator: inout RandomGenerator) -> Void) {
+    let seed = random.next()
+    context.run(rows: io.B) { _, rows in
+        for r in rows {
+            var generator = RandomGenerator(seed: seed, stream: UInt64(r))
+            body(r, &generator)
+        }
+    }
 }
 
 extension RandomGenerator {

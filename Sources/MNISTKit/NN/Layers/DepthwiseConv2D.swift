@@ -10,43 +10,25 @@ struct DepthwiseConv2D: Layer {
     static let argumentNames = ["kernel_size", "strides", "padding", "depth_multiplier", "activation", "use_bias",
                                 "depthwise_initializer", "bias_initializer"]
 
-    var kernelSize: [Int]
-    var strides: [Int]
-    var padding: Padding
-    var depthMultiplier: Int
-    var activation: Activation
-    var useBias: Bool
-    var depthwiseInitializer: Initializer
-    var biasInitializer: Initializer
+    var depthwise: DepthwiseArguments
     // Resolved by `build`.
     var window = Window2D()
     var kernel = 0
     var bias: Int?
 
-    init(spec: SpecObject) throws(ConfigError) {
-        kernelSize = try spec.pair("kernel_size", default: nil)
-        strides = try spec.pair("strides", default: [1, 1])
-        padding = try spec.choice("padding", default: .valid, noun: "padding")
-        depthMultiplier = try spec.integer("depth_multiplier", default: 1, expected: "a positive integer, at most 256") { $0 > 0 && $0 <= 256 }
-        activation = try spec.choice("activation", default: .linear, noun: "activation")
-        useBias = try spec.bool("use_bias", default: true)
-        depthwiseInitializer = try spec.choice("depthwise_initializer", default: .glorotUniform, noun: "initializer")
-        biasInitializer = try spec.choice("bias_initializer", default: .zeros, noun: "initializer")
-    }
+    init(spec: SpecObject) throws(ConfigError) { depthwise = try DepthwiseArguments(spec: spec) }
 
-    var arguments: [(key: String, value: JSONValue)] {
-        [("kernel_size", kernelSize.json), ("strides", strides.json), ("padding", .string(padding.rawValue)),
-         ("depth_multiplier", .number(Double(depthMultiplier))), ("activation", .string(activation.rawValue)), ("use_bias", .bool(useBias)),
-         ("depthwise_initializer", .string(depthwiseInitializer.rawValue)), ("bias_initializer", .string(biasInitializer.rawValue))]
-    }
+    var kernelSize: [Int] { depthwise.kernelSize }
+    var strides: [Int] { depthwise.strides }
+    var depthMultiplier: Int { depthwise.depthMultiplier }
+    var activation: Activation { depthwise.activation }
+
+    var arguments: [(key: String, value: JSONValue)] { depthwise.arguments() }
 
     mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
-        window = try depthwiseWindow(input, kernelSize: kernelSize, strides: strides, padding: padding, layer: Self.typeName, path: path)
-        let receptiveField = kernelSize[0] * kernelSize[1], C = window.channels
-        kernel = try variables.declare("kernel", shape: [kernelSize[0], kernelSize[1], C, depthMultiplier], initializer: depthwiseInitializer,
-                                       fanIn: receptiveField * C, fanOut: receptiveField * depthMultiplier, path: path + ".depth_multiplier")
-        bias = useBias ? try variables.declare("bias", shape: [C * depthMultiplier], initializer: biasInitializer, path: path + ".depth_multiplier") : nil
-        return [window.outputHeight, window.outputWidth, C * depthMultiplier]
+        (window, kernel) = try depthwise.build(input, kernelName: "kernel", layer: Self.typeName, path: path, variables: &variables)
+        bias = depthwise.useBias ? try variables.declare("bias", shape: [outputWidth], initializer: depthwise.biasInitializer, path: path + ".depth_multiplier") : nil
+        return [window.outputHeight, window.outputWidth, outputWidth]
     }
 
     var outputActivation: Activation? { activation }
@@ -113,14 +95,51 @@ struct DepthwiseConv2D: Layer {
     }
 }
 
-/// The window of a depthwise layer over its input, checked.
-func depthwiseWindow(_ input: [Int], kernelSize: [Int], strides: [Int], padding: Padding, layer: String, path: String) throws(ConfigError) -> Window2D {
-    let image = try imageShape(input, layer: layer, path: path)
-    let window = Window2D(height: image.height, width: image.width, channels: image.channels, kernel: kernelSize, strides: strides, padding: padding)
-    guard window.positions > 0 else {
-        throw ConfigError(path: path + ".kernel_size", message: "a \(kernelSize[0])x\(kernelSize[1]) kernel does not fit the input \(formatShape(input)) with padding \"valid\"")
+/// The arguments `depthwise_conv2d` and `separable_conv2d` share, read with Keras' defaults,
+/// and their depthwise kernel's declaration.
+struct DepthwiseArguments: Sendable {
+    var kernelSize: [Int]
+    var strides: [Int]
+    var padding: Padding
+    var depthMultiplier: Int
+    var activation: Activation
+    var useBias: Bool
+    var depthwiseInitializer: Initializer
+    var biasInitializer: Initializer
+
+    init(spec: SpecObject) throws(ConfigError) {
+        kernelSize = try spec.pair("kernel_size", default: nil)
+        strides = try spec.pair("strides", default: [1, 1])
+        padding = try spec.choice("padding", default: .valid, noun: "padding")
+        depthMultiplier = try spec.integer("depth_multiplier", default: 1, expected: "a positive integer, at most 256") { $0 > 0 && $0 <= 256 }
+        activation = try spec.choice("activation", default: .linear, noun: "activation")
+        useBias = try spec.bool("use_bias", default: true)
+        depthwiseInitializer = try spec.choice("depthwise_initializer", default: .glorotUniform, noun: "initializer")
+        biasInitializer = try spec.choice("bias_initializer", default: .zeros, noun: "initializer")
     }
-    return window
+
+    /// In Keras' order; `pointwise` (separable_conv2d's initializer) goes before the bias initializer.
+    func arguments(pointwise: Initializer? = nil) -> [(key: String, value: JSONValue)] {
+        [("kernel_size", kernelSize.json), ("strides", strides.json), ("padding", .string(padding.rawValue)),
+         ("depth_multiplier", .number(Double(depthMultiplier))), ("activation", .string(activation.rawValue)), ("use_bias", .bool(useBias)),
+         ("depthwise_initializer", .string(depthwiseInitializer.rawValue))]
+            + (pointwise.map { [("pointwise_initializer", JSONValue.string($0.rawValue))] } ?? [])
+            + [("bias_initializer", .string(biasInitializer.rawValue))]
+    }
+
+    /// The window over the input, checked, and the depthwise kernel (kh, kw, C, dm) declared as `kernelName`.
+    func build(_ input: [Int], kernelName: String, layer: String, path: String,
+               variables: inout VariableLayout) throws(ConfigError) -> (window: Window2D, kernel: Int) {
+        let image = try imageShape(input, layer: layer, path: path)
+        let window = Window2D(height: image.height, width: image.width, channels: image.channels, kernel: kernelSize, strides: strides, padding: padding)
+        guard window.positions > 0 else {
+            throw ConfigError(path: path + ".kernel_size", message: "a \(kernelSize[0])x\(kernelSize[1]) kernel does not fit the input \(formatShape(input)) with padding \"valid\"")
+        }
+        let receptiveField = kernelSize[0] * kernelSize[1]
+        let kernel = try variables.declare(kernelName, shape: [kernelSize[0], kernelSize[1], image.channels, depthMultiplier], initializer: depthwiseInitializer,
+                                           fanIn: receptiveField * image.channels, fanOut: receptiveField * depthMultiplier, path: path + ".depth_multiplier")
+        return (window, kernel)
+    }
 }
 
 /// Adds every thread's partial gradients (each `kernelCount` kernel values, then

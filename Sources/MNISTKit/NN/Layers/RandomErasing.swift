@@ -58,16 +58,11 @@ struct RandomErasing: Layer {
         return input
     }
 
-    /// Each image draws from its own stream of one seed drawn per step, so the
-    /// erasures do not depend on the thread count.
     func forward(_ io: LayerIO, _ context: StepContext, random: inout RandomGenerator) {
-        let size = height * width * channels, seed = random.next()
-        context.run(rows: io.B) { _, rows in
-            for r in rows {
-                var generator = RandomGenerator(seed: seed, stream: UInt64(r))
-                (io.out + r * size).update(from: io.inp + r * size, count: size)
-                erase(io.out + r * size, &generator)
-            }
+        let size = height * width * channels
+        forEachImage(io, context, random: &random) { r, generator in
+            (io.out + r * size).update(from: io.inp + r * size, count: size)
+            erase(io.out + r * size, &generator)
         }
     }
 

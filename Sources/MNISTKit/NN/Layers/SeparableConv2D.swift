@@ -13,15 +13,8 @@ struct SeparableConv2D: Layer {
                                 "depthwise_initializer", "pointwise_initializer", "bias_initializer"]
 
     var filters: Int
-    var kernelSize: [Int]
-    var strides: [Int]
-    var padding: Padding
-    var depthMultiplier: Int
-    var activation: Activation
-    var useBias: Bool
-    var depthwiseInitializer: Initializer
+    var depthwise: DepthwiseArguments
     var pointwiseInitializer: Initializer
-    var biasInitializer: Initializer
     // Resolved by `build`.
     var window = Window2D()
     var depthwiseKernel = 0
@@ -30,32 +23,24 @@ struct SeparableConv2D: Layer {
 
     init(spec: SpecObject) throws(ConfigError) {
         filters = try spec.integer("filters", default: nil, expected: "a positive integer, at most 4096") { $0 > 0 && $0 <= 4096 }
-        kernelSize = try spec.pair("kernel_size", default: nil)
-        strides = try spec.pair("strides", default: [1, 1])
-        padding = try spec.choice("padding", default: .valid, noun: "padding")
-        depthMultiplier = try spec.integer("depth_multiplier", default: 1, expected: "a positive integer, at most 256") { $0 > 0 && $0 <= 256 }
-        activation = try spec.choice("activation", default: .linear, noun: "activation")
-        useBias = try spec.bool("use_bias", default: true)
-        depthwiseInitializer = try spec.choice("depthwise_initializer", default: .glorotUniform, noun: "initializer")
+        depthwise = try DepthwiseArguments(spec: spec)
         pointwiseInitializer = try spec.choice("pointwise_initializer", default: .glorotUniform, noun: "initializer")
-        biasInitializer = try spec.choice("bias_initializer", default: .zeros, noun: "initializer")
     }
 
+    var kernelSize: [Int] { depthwise.kernelSize }
+    var strides: [Int] { depthwise.strides }
+    var depthMultiplier: Int { depthwise.depthMultiplier }
+    var activation: Activation { depthwise.activation }
+
     var arguments: [(key: String, value: JSONValue)] {
-        [("filters", .number(Double(filters))), ("kernel_size", kernelSize.json), ("strides", strides.json), ("padding", .string(padding.rawValue)),
-         ("depth_multiplier", .number(Double(depthMultiplier))), ("activation", .string(activation.rawValue)), ("use_bias", .bool(useBias)),
-         ("depthwise_initializer", .string(depthwiseInitializer.rawValue)), ("pointwise_initializer", .string(pointwiseInitializer.rawValue)),
-         ("bias_initializer", .string(biasInitializer.rawValue))]
+        [("filters", .number(Double(filters)))] + depthwise.arguments(pointwise: pointwiseInitializer)
     }
 
     mutating func build(input: [Int], path: String, variables: inout VariableLayout) throws(ConfigError) -> [Int] {
-        window = try depthwiseWindow(input, kernelSize: kernelSize, strides: strides, padding: padding, layer: Self.typeName, path: path)
-        let receptiveField = kernelSize[0] * kernelSize[1], C = window.channels
-        depthwiseKernel = try variables.declare("depthwise_kernel", shape: [kernelSize[0], kernelSize[1], C, depthMultiplier], initializer: depthwiseInitializer,
-                                                fanIn: receptiveField * C, fanOut: receptiveField * depthMultiplier, path: path + ".depth_multiplier")
-        pointwiseKernel = try variables.declare("pointwise_kernel", shape: [1, 1, C * depthMultiplier, filters], initializer: pointwiseInitializer,
-                                                fanIn: C * depthMultiplier, fanOut: filters, path: path + ".filters")
-        bias = useBias ? try variables.declare("bias", shape: [filters], initializer: biasInitializer, path: path + ".filters") : nil
+        (window, depthwiseKernel) = try depthwise.build(input, kernelName: "depthwise_kernel", layer: Self.typeName, path: path, variables: &variables)
+        pointwiseKernel = try variables.declare("pointwise_kernel", shape: [1, 1, middle, filters], initializer: pointwiseInitializer,
+                                                fanIn: middle, fanOut: filters, path: path + ".filters")
+        bias = depthwise.useBias ? try variables.declare("bias", shape: [filters], initializer: depthwise.biasInitializer, path: path + ".filters") : nil
         return [window.outputHeight, window.outputWidth, filters]
     }
 
