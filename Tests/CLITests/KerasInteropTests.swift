@@ -109,4 +109,32 @@ final class KerasInteropTests: XCTestCase {
         XCTAssertEqual(total("Total params: "), Int(all))
         XCTAssertEqual(total("Trainable params: "), Int(trainable))
     }
+
+    /// A Keras model's own JSON is a config: `--dry-run` shows Keras' parameter
+    /// count, it trains, and the checkpoint stores the spec it resolved to.
+    func testKerasModelJSONTrainsAndItsSpecRoundTrips() throws {
+        let box = try Sandbox()
+        let data = try DigitModels.makeDataset(box)
+        let fixture = packageRoot.appendingPathComponent("Tests/KerasFixtures/functional-residual.json").path
+        let dryRun = try runTool("mnist-train", ["--config", fixture, "--data", data, "--dry-run"])
+        XCTAssertEqual(dryRun.status, 0, dryRun.stderr)
+        XCTAssertTrue(dryRun.stdout.contains("Total params: 1,322"), dryRun.stdout)  // Keras' count_params(), params.json
+        XCTAssertTrue(dryRun.stdout.contains("Connected to"), dryRun.stdout)
+
+        let checkpoint = box.path("keras.ckpt")
+        let train = try runTool("mnist-train", ["--config", fixture, "--data", data, "--epochs", "2", "--output", checkpoint, "--threads", "1"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let stored = try Checkpoint.load(path: checkpoint).spec
+        let given = try ModelSpec.load(path: fixture)
+        XCTAssertEqual(stored.layers, given.layers)
+        XCTAssertEqual(stored.optimizer, given.optimizer)
+        XCTAssertEqual(stored.loss, given.loss)
+        XCTAssertEqual(stored.labelSmoothing, given.labelSmoothing)
+        XCTAssertEqual(stored.epochs, 2)
+        XCTAssertEqual(try ModelSpec.parse(stored.json.serialized), stored)
+
+        let regularized = packageRoot.appendingPathComponent("Tests/KerasFixtures/regularized.json").path
+        let refused = try runTool("mnist-train", ["--config", regularized, "--data", data, "--dry-run"])
+        assertFailure(refused, status: 65, "\(regularized): layers[2] (Dense): kernel_regularizer is not supported")
+    }
 }

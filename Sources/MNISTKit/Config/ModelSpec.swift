@@ -238,10 +238,12 @@ public struct ModelSpec: Equatable, Sendable {
     /// Parses and checks a spec from JSON text.
     public static func parse(_ text: String) throws(ConfigError) -> ModelSpec { try parse(Array(text.utf8)) }
 
-    /// Parses and checks a spec from UTF-8 JSON bytes.
+    /// Parses and checks a spec from UTF-8 JSON bytes: our spec, or a Keras
+    /// model's JSON (`model.to_json()`, a `.keras` file's `config.json`).
     public static func parse(_ bytes: [UInt8]) throws(ConfigError) -> ModelSpec {
-        let json: JSONValue
+        var json: JSONValue
         do { json = try JSONParser.parse(bytes) } catch { throw ConfigError(path: "", message: error.description) }
+        if KerasModelJSON.isKerasModel(json) { json = try KerasModelJSON.specJSON(json) }
         return try ModelSpec(json: json)
     }
 
