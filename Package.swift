@@ -27,12 +27,16 @@ let package = Package(
         .systemLibrary(name: "CFloatMath", path: "Sources/CFloatMath"),
         // libpng for reading and writing pictures; only Imaging/PNG.swift imports it.
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        // libhdf5 (Debian's serial build) for Keras' weights files; only Export/KerasExport.swift imports it.
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
+        // libzip for Keras' .keras archives; only Export/KerasExport.swift imports it.
+        .systemLibrary(name: "CZip", path: "Sources/CZip"),
         // A check, before main, that the processor has the vector instructions the Makefile built
         // for; only Tensor/CPU.swift imports it.
         .target(name: "CPUCheck", path: "Sources/CPUCheck"),
         .target(
             name: "MNISTKit",
-            dependencies: ["CBLAS", "CZlib", "CFloatMath", "CPNG", "CPUCheck", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["CBLAS", "CZlib", "CFloatMath", "CPNG", "CHDF5", "CZip", "CPUCheck", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             // The schema onnx.pb.swift was generated from (scripts/generate-onnx-swift.sh), kept beside it.
             exclude: ["Export/Generated/onnx.proto3"]),
         // Terminal-facing helpers shared by the commands: the library never prints.

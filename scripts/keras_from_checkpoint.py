@@ -2,6 +2,10 @@
 stores, and evaluates it on a dataset's test split.
 
     keras_from_checkpoint.py CHECKPOINT --data DIR [--probabilities FILE]
+    keras_from_checkpoint.py MODEL.keras --data DIR [--probabilities FILE]
+
+A `.keras` file (what `mnist-export --keras` writes) is opened with Keras' own
+`keras.saving.load_model` instead, and evaluated the same way.
 
 Prints one JSON object: test accuracy, loss and sample count. The spec's layer
 types and arguments are Keras' own, each layer reads the layers its `inputs`
@@ -73,12 +77,18 @@ def main():
     import numpy as np
     from safetensors import safe_open
 
-    with safe_open(args.checkpoint, framework="numpy") as f:
-        spec = json.loads(f.metadata()["spec"])
-        tensors = {name: f.get_tensor(name) for name in f.keys() if not name.startswith("optimizer.")}
-    model = build(spec, tensors)
+    if args.checkpoint.endswith(".keras"):
+        import keras
+        model = keras.saving.load_model(args.checkpoint)
+        input_shape = tuple(model.input_shape[1:])
+    else:
+        with safe_open(args.checkpoint, framework="numpy") as f:
+            spec = json.loads(f.metadata()["spec"])
+            tensors = {name: f.get_tensor(name) for name in f.keys() if not name.startswith("optimizer.")}
+        model = build(spec, tensors)
+        input_shape = tuple(spec["input_shape"])
     images, labels = load_idx(args.data, "t10k")
-    x = images.reshape((len(images),) + tuple(spec["input_shape"])).astype("float32") / 255
+    x = images.reshape((len(images),) + input_shape).astype("float32") / 255
     probabilities = np.asarray(model.predict(x, batch_size=500, verbose=0))
     picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1 - 1e-7)
     if args.probabilities:

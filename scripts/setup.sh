@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # qemu-user runs the tools as on an older processor (CPUCheckTests).
-packages=(libopenblas-dev zlib1g-dev libpng-dev dataset-fashion-mnist qemu-user)
+packages=(libopenblas-dev zlib1g-dev libpng-dev libhdf5-dev libzip-dev dataset-fashion-mnist qemu-user)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

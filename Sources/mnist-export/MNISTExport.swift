@@ -7,12 +7,15 @@ import MNISTKit
 struct MNISTExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mnist-export",
-        abstract: "Export a checkpoint's model for use elsewhere: ONNX, or the weights alone.",
+        abstract: "Export a checkpoint's model for use elsewhere: ONNX, a Keras .keras file, or the weights alone.",
         discussion: """
             --onnx writes an ONNX model (opset 13) for onnxruntime and other runtimes: input \
             "input", float32 of shape [N] + the spec's input_shape with pixels in [0, 1] (what \
             feeds Keras); output "probabilities", [N, classes]. Dropout and augmentation layers \
             are left out, as in inference. \
+            --keras writes a Keras 3 archive (.keras: config.json, model.weights.h5, metadata.json) \
+            that keras.saving.load_model opens with no custom objects, compiled with the spec's loss, \
+            optimizer and metrics; a one-cycle schedule, which Keras lacks, becomes its starting rate. \
             --weights writes a weights-only safetensors file: every layer variable under its Keras name \
             (dense_1.kernel as (inputs, units), conv2d_1.kernel as (kh, kw, in, out), \
             batch_normalization_1.moving_mean, ...), no optimizer state, with the spec, class names \
@@ -28,13 +31,16 @@ struct MNISTExport: ParsableCommand {
     @Option(help: "Write an ONNX model to this file.")
     var onnx: String?
 
+    @Option(help: "Write a Keras 3 .keras archive to this file.")
+    var keras: String?
+
     @Option(help: "Write the weights (safetensors) to this file.")
     var weights: String?
 
     static func main() { runAsTool() }
 
     func validate() throws {
-        if onnx == nil, weights == nil { throw ValidationError("name what to write: --onnx FILE, --weights FILE, or both") }
+        if onnx == nil, keras == nil, weights == nil { throw ValidationError("name what to write: --onnx FILE, --keras FILE, --weights FILE, or several") }
     }
 
     func run() throws {
@@ -45,6 +51,10 @@ struct MNISTExport: ParsableCommand {
             try writeOutputFile(try model.onnxModel(producerVersion: toolVersion, metadata: metadata), to: onnx, what: "ONNX model")
             printOut("wrote \(onnx): ONNX opset 13, input \(formatShape([-1] + loaded.spec.inputShape).replacingOccurrences(of: "-1", with: "N")), "
                      + "output (N, \(model.classCount)), \(groupedThousands(model.parameterCount + model.nonTrainableCount)) weights")
+        }
+        if let keras {
+            try model.writeKerasArchive(to: keras)
+            printOut("wrote \(keras): Keras 3 functional model, \(counted(model.summary.count, "layer")), \(groupedThousands(model.parameterCount + model.nonTrainableCount)) weights")
         }
         if let weights {
             try checkCheckpointPath(weights, weightsOnly: true)

@@ -5,20 +5,61 @@ import XCTest
 /// A checkpoint rebuilt in Keras from the spec and tensors it stores
 /// (scripts/keras_from_checkpoint.py) scores what mnist-eval scores.
 final class KerasInteropTests: XCTestCase {
+    private let backend = ["KERAS_BACKEND": ProcessInfo.processInfo.environment["KERAS_BACKEND"] ?? "jax"]
+
     /// Every layer type (`DigitModels.convolutional`), trained four epochs on 28x28 digits.
     func testKerasRebuildsTheEveryLayerModelAndAgrees() throws {
-        let backend = ["KERAS_BACKEND": ProcessInfo.processInfo.environment["KERAS_BACKEND"] ?? "jax"]
         guard try python(["-c", "import keras, safetensors, numpy"], environment: backend).status == 0 else {
             throw XCTSkip("python3 with keras (and jax), safetensors and numpy is not installed (.ci/run installs them with pip)")
         }
         let box = try Sandbox()
         let (checkpoint, data) = try DigitModels.train(box, layers: DigitModels.convolutional, name: "every-layer")
+        try checkKerasAgrees(box, checkpoint: checkpoint, data: data, kerasModel: checkpoint)
+    }
+
+    /// `mnist-export --keras` of the every-layer model: Keras' own `load_model` opens it with no
+    /// custom objects and computes our probabilities; its weights file has the groups, names
+    /// and shapes Keras itself writes when it saves the same model again.
+    func testKerasLoadsTheExportedEveryLayerModel() throws {
+        guard try python(["-c", "import keras, safetensors, numpy, h5py"], environment: backend).status == 0 else {
+            throw XCTSkip("python3 with keras (and jax), safetensors, numpy and h5py is not installed (.ci/run installs them with pip)")
+        }
+        let box = try Sandbox()
+        let (checkpoint, data) = try DigitModels.train(box, layers: DigitModels.convolutional, name: "every-layer")
+        let file = box.path("every-layer.keras")
+        let export = try runTool("mnist-export", [checkpoint, "--keras", file])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        XCTAssertTrue(export.stdout.hasPrefix("wrote \(file): Keras 3 functional model"), export.stdout)
+        try checkKerasAgrees(box, checkpoint: checkpoint, data: data, kerasModel: file)
+
+        let layout = """
+            import sys, zipfile, io, h5py, keras
+            def tree(h5):
+                out = []
+                h5.visititems(lambda name, item: out.append((name, dict(item.attrs), getattr(item, "shape", None))))
+                return [entry for entry in out if not entry[0].startswith("optimizer")]
+            ours = zipfile.ZipFile(sys.argv[1])
+            assert [i.filename for i in ours.infolist()] == ["metadata.json", "config.json", "model.weights.h5"]
+            assert all(i.compress_type == zipfile.ZIP_STORED for i in ours.infolist())
+            keras.saving.load_model(sys.argv[1]).save(sys.argv[2])
+            mine = tree(h5py.File(io.BytesIO(ours.read("model.weights.h5")), "r"))
+            theirs = tree(h5py.File(io.BytesIO(zipfile.ZipFile(sys.argv[2]).read("model.weights.h5")), "r"))
+            print("same" if mine == theirs else f"ours:   {mine}\\ntheirs: {theirs}")
+            """
+        let resaved = try python(["-c", layout, file, box.path("resaved.keras")], environment: backend)
+        XCTAssertEqual(resaved.status, 0, resaved.stdout)
+        XCTAssertEqual(resaved.stdout.split(separator: "\n").last, "same", resaved.stdout)
+    }
+
+    /// Keras' accuracy, loss and image-by-image probabilities for `kerasModel` (a checkpoint,
+    /// rebuilt by keras_from_checkpoint.py, or a `.keras` file it opens) are mnist-eval's.
+    private func checkKerasAgrees(_ box: Sandbox, checkpoint: String, data: String, kerasModel: String) throws {
         let eval = try runTool("mnist-eval", [checkpoint, "--data", data, "--json"])
         XCTAssertEqual(eval.status, 0, eval.stderr)
         let ours = try JSONParser.parse(eval.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         let script = packageRoot.appendingPathComponent("scripts/keras_from_checkpoint.py").path
         let probabilitiesFile = box.path("keras-probabilities.npy")
-        let keras = try python([script, checkpoint, "--data", data, "--probabilities", probabilitiesFile], environment: backend)
+        let keras = try python([script, kerasModel, "--data", data, "--probabilities", probabilitiesFile], environment: backend)
         XCTAssertEqual(keras.status, 0, keras.stdout)
         let theirs = try JSONParser.parse(keras.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         guard case let .number(ourAccuracy)? = ours["accuracy"], case let .number(kerasAccuracy)? = theirs["accuracy"],
