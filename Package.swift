@@ -27,9 +27,10 @@ let package = Package(
         .systemLibrary(name: "CFloatMath", path: "Sources/CFloatMath"),
         // libpng for reading and writing pictures; only Imaging/PNG.swift imports it.
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
-        // libhdf5 (Debian's serial build) for Keras' weights files; only Export/KerasExport.swift imports it.
+        // libhdf5 (Debian's serial build) for Keras' weights files: Export/KerasExport.swift writes them,
+        // Checkpoint/KerasWeights.swift reads them.
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
-        // libzip for Keras' .keras archives; only Export/KerasExport.swift imports it.
+        // libzip for Keras' .keras archives, in the same two files.
         .systemLibrary(name: "CZip", path: "Sources/CZip"),
         // A check, before main, that the processor has the vector instructions the Makefile built
         // for; only Tensor/CPU.swift imports it.

@@ -10,6 +10,7 @@ static inline hid_t chdf5_native_float(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t chdf5_ieee_f32le(void) { return H5T_IEEE_F32LE; }
 static inline hid_t chdf5_c_string(void) { return H5T_C_S1; }
 static inline unsigned chdf5_truncate(void) { return H5F_ACC_TRUNC; }
+static inline unsigned chdf5_read_only(void) { return H5F_ACC_RDONLY; }
 static inline size_t chdf5_variable_size(void) { return H5T_VARIABLE; }
 // The library prints a stack of errors to stderr by default; the library here never prints.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

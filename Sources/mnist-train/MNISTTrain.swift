@@ -24,7 +24,7 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Continue training from this checkpoint (its spec is used; --epochs is the total).")
     var resume: String?
 
-    @Option(help: "Start a fresh run from these weights (safetensors, tensors by Keras names such as dense_1.kernel; F32, F16 or BF16) instead of random initialisation.")
+    @Option(help: "Start a fresh run from these weights instead of random initialisation: safetensors (tensors by Keras names such as dense_1.kernel; F32, F16 or BF16), a Keras .keras file or a Keras .weights.h5.")
     var `init`: String?
 
     @Option(help: "Dataset folder holding the four IDX files (overrides the name lookup).")

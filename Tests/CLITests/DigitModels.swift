@@ -69,16 +69,21 @@ enum DigitModels {
         return folder.path
     }
 
+    /// The spec file `train` trains: `layers` on 28x28 images, Adam, four epochs.
+    static func config(_ box: Sandbox, layers: String, name: String, dataset: String = "digits") throws -> String {
+        try box.writeConfig("""
+            {"name": "\(name)", "dataset": "\(dataset)", "input_shape": [28, 28], "layers": \(layers),
+             "loss": "categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
+             "epochs": 4, "batch_size": 32}
+            """)
+    }
+
     /// Trains `layers` for four epochs; returns the checkpoint's path and the dataset folder.
     /// `dataset` names the data's folder: "emnist-digits" (a set known by its folder's name,
     /// as this project has no digest of its files) makes the checkpoint record transposed images.
     static func train(_ box: Sandbox, layers: String, name: String, dataset: String = "digits") throws -> (checkpoint: String, data: String) {
         let data = try makeDataset(box, folder: dataset)
-        let spec = try box.writeConfig("""
-            {"name": "\(name)", "dataset": "\(dataset)", "input_shape": [28, 28], "layers": \(layers),
-             "loss": "categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
-             "epochs": 4, "batch_size": 32}
-            """)
+        let spec = try config(box, layers: layers, name: name, dataset: dataset)
         let checkpoint = box.path("\(name).ckpt")
         let result = try runTool("mnist-train", ["--config", spec, "--data", data, "--output", checkpoint, "--threads", "1"])
         XCTAssertEqual(result.status, 0, result.stderr)

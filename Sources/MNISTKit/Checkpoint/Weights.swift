@@ -48,12 +48,3 @@ extension Model {
         })
     }
 }
-
-extension WeightsSource {
-    /// Reads a weights file and names it by its digest.
-    public static func load(path: String) throws(SafetensorsError) -> (file: SafetensorsFile, source: WeightsSource) {
-        let bytes = try SafetensorsFile.readBytes(path: path, maximumBytes: 1 << 31)
-        let file = try SafetensorsFile.decode(bytes, path: path)
-        return (file, WeightsSource(file: URL(fileURLWithPath: path).lastPathComponent, sha256: sha256Hex(bytes)))
-    }
-}

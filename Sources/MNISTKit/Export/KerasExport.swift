@@ -94,6 +94,23 @@ extension Model {
         return depth.keys.sorted { (depth[$0]!, visitIndex[$1]!) > (depth[$1]!, visitIndex[$0]!) }
     }
 
+    /// Each Keras layer in Keras' order with its group in the weights file: the class in
+    /// snake case, then `_1`, `_2`, ... for repeats, as Keras names the items of a list.
+    func kerasWeightGroups(_ nodes: [KerasNode]) -> [(node: KerasNode, group: String)] {
+        var used = [String: Int]()
+        return Model.kerasLayerOrder(inputs: nodes.map(\.inputs)).map { index in
+            let base = Model.kerasSnakeCase(nodes[index].className)
+            let group = used[base].map { "\(base)_\($0 + 1)" } ?? base
+            used[base] = (used[base] ?? -1) + 1
+            return (nodes[index], group)
+        }
+    }
+
+    /// The variables of a Keras node: its layer's, in Keras' order (`get_weights`).
+    func kerasVariables(of node: KerasNode) -> [ModelVariable] {
+        node.layer == nil ? [] : variables.filter { $0.name.hasPrefix(node.name + ".") }
+    }
+
     /// Keras' config document for this model (what `model.to_json()` gives),
     /// with the loss, optimizer and metrics as `compile_config`.
     public func kerasConfig() -> JSONValue { kerasConfig(nodes: kerasNodes()) }
@@ -172,8 +189,7 @@ extension Model {
     /// Writes the model as a Keras 3 `.keras` archive: what `keras.saving.load_model` opens.
     public func writeKerasArchive(to path: String, kerasVersion: String = "3.15.1", date: Date = Date()) throws(KerasExportError) {
         let nodes = kerasNodes()
-        let order = Model.kerasLayerOrder(inputs: nodes.map(\.inputs))
-        let weights = try kerasWeightsFile(nodes: nodes, order: order, path: path)
+        let weights = try kerasWeightsFile(nodes: nodes, path: path)
         let formatter = ISO8601DateFormatter()
         let metadata = JSONValue.object([("keras_version", .string(kerasVersion)), ("date_saved", .string(formatter.string(from: date)))])
         let entries: [(String, [UInt8])] = [
@@ -186,7 +202,7 @@ extension Model {
 
     /// `model.weights.h5` in memory: one group per Keras layer, in Keras' order,
     /// named after its class (`conv2d`, `conv2d_1`, ...), its variables as `vars/0`, `vars/1`, ...
-    func kerasWeightsFile(nodes: [KerasNode], order: [Int], path: String) throws(KerasExportError) -> [UInt8] {
+    func kerasWeightsFile(nodes: [KerasNode], path: String) throws(KerasExportError) -> [UInt8] {
         func fail(_ what: String) -> KerasExportError { KerasExportError(path: path, message: "cannot write the Keras weights: \(what) failed in libhdf5") }
         chdf5_silence_errors()
         let access = H5Pcreate(chdf5_file_access())
@@ -240,16 +256,9 @@ extension Model {
         }
 
         let layersGroup = try group(file, "layers")
-        var used = [String: Int]()
-        for node in order.map({ nodes[$0] }) {
-            // Keras' naming of list items: the class in snake case, then _1, _2, ... for repeats.
-            let base = Model.kerasSnakeCase(node.className)
-            let groupName = used[base].map { "\(base)_\($0 + 1)" } ?? base
-            used[base] = (used[base] ?? -1) + 1
+        for (node, groupName) in kerasWeightGroups(nodes) {
             let layerGroup = try group(layersGroup, groupName)
-            let tensors = node.layer == nil ? [] : variables.filter { $0.name.hasPrefix(node.name + ".") }.map {
-                (shape: $0.shape, values: buffer(of: $0).slice($0.offset, $0.count))
-            }
+            let tensors = kerasVariables(of: node).map { (shape: $0.shape, values: buffer(of: $0).slice($0.offset, $0.count)) }
             try vars(layerGroup, name: node.name, tensors: tensors)
             H5Gclose(layerGroup)
         }

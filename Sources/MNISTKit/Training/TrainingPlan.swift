@@ -76,7 +76,7 @@ public struct TrainingPlan {
             let trainer = try Trainer(spec: spec, train: train, workers: workers)
             if let initPath {
                 // Step 0, a fresh optimizer: only the weights come from the file.
-                let (file, source) = try WeightsSource.load(path: initPath)
+                let (file, source) = try WeightsSource.load(path: initPath, for: trainer.model)
                 try trainer.model.loadWeights(file, path: initPath)
                 trainer.weightsSource = source
             }
