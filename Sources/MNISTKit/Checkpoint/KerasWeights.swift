@@ -14,16 +14,20 @@ extension Model {
     /// The largest `.keras` or weights file read: the parameter limit in float32, and room for the rest.
     static let maximumKerasFileBytes = Model.maximumParameterCount * 4 + (64 << 20)
 
-    /// A zip (`PK\3\4`) or HDF5 (`\x89HDF`) file: Keras' formats rather than safetensors.
+    /// The first bytes of a zip archive (`PK\3\4`) and of an HDF5 file (`\x89HDF\r\n\x1a\n`).
+    static let zipSignature: [UInt8] = [0x50, 0x4B, 0x03, 0x04]
+    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// A zip or HDF5 file: Keras' formats rather than safetensors.
     static func isKerasWeights(_ bytes: [UInt8]) -> Bool {
-        bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || bytes.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A])
+        bytes.starts(with: zipSignature) || bytes.starts(with: hdf5Signature)
     }
 
     /// This model's variables read from a Keras file's bytes, under our names
     /// (`conv2d_1.kernel`); missing, extra and misshapen variables are errors
     /// naming the file, Keras' path and our variable.
     func kerasWeights(_ bytes: [UInt8], path: String) throws(SafetensorsError) -> SafetensorsFile {
-        let h5 = bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) ? try Model.zipEntry("model.weights.h5", of: bytes, path: path) : bytes
+        let h5 = bytes.starts(with: Model.zipSignature) ? try Model.zipEntry("model.weights.h5", of: bytes, path: path) : bytes
         return try readKerasWeightsFile(h5, path: path)
     }
 
@@ -84,14 +88,13 @@ extension Model {
                 return [1] + Array(((error as? SafetensorsError)?.message ?? "\(error)").utf8)
             }
         }
-        guard let reply, let status = reply.first else {
-            throw SafetensorsError(path: path, message: "a damaged HDF5 file: libhdf5 failed while reading it")
-        }
+        let damaged = SafetensorsError(path: path, message: "a damaged HDF5 file: libhdf5 failed while reading it")
+        guard let reply, let status = reply.first else { throw damaged }
         guard status == 0 else { throw SafetensorsError(path: path, message: String(decoding: reply.dropFirst(), as: UTF8.self)) }
         var tensors = [SafetensorsFile.Tensor](), at = 1
         for slot in kerasWeightGroups(kerasNodes()).flatMap({ kerasVariables(of: $0.node) }) {
             let byteCount = slot.count * MemoryLayout<Float>.size
-            guard at + byteCount <= reply.count else { throw SafetensorsError(path: path, message: "a damaged HDF5 file: libhdf5 failed while reading it") }
+            guard at + byteCount <= reply.count else { throw damaged }
             let values = reply[at ..< at + byteCount].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             tensors.append(SafetensorsFile.Tensor(name: slot.name, shape: slot.shape, values: values))
             at += byteCount
@@ -102,7 +105,7 @@ extension Model {
     /// The HDF5 reading itself; see `readKerasWeightsFile`.
     private func readKerasWeightsInProcess(_ bytes: [UInt8], path: String) throws(SafetensorsError) -> SafetensorsFile {
         func fail(_ message: String) -> SafetensorsError { SafetensorsError(path: path, message: message) }
-        guard bytes.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) else {
+        guard bytes.starts(with: Model.hdf5Signature) else {
             throw fail("not an HDF5 file; expected Keras weights (model.weights.h5)")
         }
         chdf5_silence_errors()

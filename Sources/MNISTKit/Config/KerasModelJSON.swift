@@ -158,7 +158,7 @@ enum KerasModelJSON {
     /// `GlorotUniform` (or `"glorot_uniform"`) as our initializer name, `glorot_uniform`.
     static func initializerName(_ value: JSONValue) -> String? {
         if let name = value.stringValue { return name }
-        return value.string("class_name").map(snakeCase)
+        return value.string("class_name").map(Model.kerasSnakeCase)
     }
 
     /// A regularizer that adds nothing: none, or every factor 0.
@@ -247,7 +247,7 @@ enum KerasModelJSON {
             guard let loss = lossNames[name] else { throw ConfigError(path: path, message: "the loss \"\(name)\" is not supported; supported: \(LossKind.allCases.map(\.rawValue).joined(separator: ", "))") }
             return .string(loss)
         }
-        guard let className = value.string("class_name"), let name = lossNames[snakeCase(className)] else {
+        guard let className = value.string("class_name"), let name = lossNames[Model.kerasSnakeCase(className)] else {
             throw ConfigError(path: path, message: "the loss \(value.string("class_name") ?? value.kindDescription) is not supported; supported: \(LossKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var smoothing = 0.0
@@ -302,7 +302,7 @@ enum KerasModelJSON {
     /// A rate, or a Keras schedule (`CosineDecay`) as ours (`cosine_decay`).
     static func schedule(_ value: JSONValue, path: String) throws(ConfigError) -> JSONValue {
         guard let className = value.string("class_name") else { return value }
-        let type = snakeCase(className)
+        let type = Model.kerasSnakeCase(className)
         guard LearningRate.typeNames.contains(type), type != "one_cycle" else {
             throw ConfigError(path: path, message: "the learning-rate schedule \(className) is not supported")
         }
@@ -312,7 +312,7 @@ enum KerasModelJSON {
     static func metrics(_ value: JSONValue, path: String) throws(ConfigError) -> JSONValue {
         guard case let .array(items) = value else { return value == .null ? .array([]) : value }
         return .array(try items.enumerated().map { index, item throws(ConfigError) in
-            let name = item.stringValue ?? item.string("class_name").map(snakeCase)
+            let name = item.stringValue ?? item.string("class_name").map(Model.kerasSnakeCase)
             guard let name, ["accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy"].contains(name) else {
                 throw ConfigError(path: "\(path)[\(index)]", message: "the metric \(item.string("class_name") ?? item.kindDescription) is not supported; supported: accuracy")
             }
@@ -320,15 +320,6 @@ enum KerasModelJSON {
         })
     }
 
-    /// `CosineDecay` as `cosine_decay`, `GlorotUniform` as `glorot_uniform`.
-    static func snakeCase(_ name: String) -> String {
-        var out = ""
-        for (index, character) in name.enumerated() {
-            if character.isUppercase, index > 0 { out.append("_") }
-            out += character.lowercased()
-        }
-        return out
-    }
 }
 
 extension JSONValue {

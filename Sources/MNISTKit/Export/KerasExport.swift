@@ -274,14 +274,21 @@ extension Model {
         return image
     }
 
-    /// Keras' `to_snake_case`: `Conv2D` as `conv2d`, `BatchNormalization` as `batch_normalization`.
+    /// Keras' `to_snake_case`: `Conv2D` as `conv2d`, `BatchNormalization` as
+    /// `batch_normalization`, `CosineDecay` as `cosine_decay`. Its two rules: an
+    /// underscore before a capital that starts a lowercase word, and between a
+    /// lowercase letter and a capital (a digit before a capital joins: `2D`).
     public static func kerasSnakeCase(_ name: String) -> String {
-        var text = name
-        for (pattern, template) in [("(.)([A-Z][a-z]+)", "$1_$2"), ("([a-z])([A-Z])", "$1_$2")] {
-            let expression = try! NSRegularExpression(pattern: pattern)  // a constant pattern
-            text = expression.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+        let characters = Array(name)
+        var out = ""
+        for (i, character) in characters.enumerated() {
+            if i > 0, character.isUppercase {
+                let startsWord = i + 1 < characters.count && characters[i + 1].isLowercase
+                if startsWord || characters[i - 1].isLowercase { out.append("_") }
+            }
+            out += character.lowercased()
         }
-        return text.lowercased()
+        return out
     }
 
     /// A zip of stored (uncompressed) entries, as Keras writes them, through libzip;
