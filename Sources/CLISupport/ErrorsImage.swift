@@ -61,6 +61,34 @@ public func misclassifiedGridPNG(_ images: [CaptionedImage], title: String, colu
     return PNG.encode(width: layout.width, height: layout.height, channels: 4, pixels: canvas.pixels)
 }
 
+/// A sample's pixels as people see them (EMNIST stores its images transposed);
+/// `grey` averages the channels.
+public func uprightPixels(_ dataset: Dataset, _ index: Int, transposed: Bool, grey: Bool = false) -> [UInt8] {
+    let (height, width) = (dataset.imageShape[0], dataset.imageShape[1])
+    var channels = dataset.imageShape[2]
+    var pixels = Array(dataset.images[index * dataset.sampleSize ..< (index + 1) * dataset.sampleSize])
+    if grey, channels > 1 {
+        pixels = (0 ..< height * width).map { p in UInt8(pixels[p * channels ..< (p + 1) * channels].reduce(0) { $0 + Int($1) } / channels) }
+        channels = 1
+    }
+    return transposed ? CLISupport.transposed(pixels, height: height, width: width, channels: channels) : pixels
+}
+
+/// The grid of the first `count` misclassified samples among `order` (with the
+/// model's `predictions` for them), titled by `title(misclassified, shown)`.
+public func errorsGridPNG(_ dataset: Dataset, order: [Int32], predictions: [Int32], transposed: Bool, count: Int,
+                          title: (Int, Int) -> String) -> [UInt8] {
+    let names = dataset.classNames
+    let wrong = order.indices.filter { Int32(dataset.labels[Int(order[$0])]) != predictions[$0] }
+    let (height, width) = (dataset.imageShape[0], dataset.imageShape[1])
+    let shown = wrong.prefix(count).map { k in
+        CaptionedImage(pixels: uprightPixels(dataset, Int(order[k]), transposed: transposed, grey: true),
+                       width: transposed ? height : width, height: transposed ? width : height,
+                       trueLabel: names[Int(dataset.labels[Int(order[k])])], predictedLabel: names[Int(predictions[k])])
+    }
+    return misclassifiedGridPNG(shown, title: title(wrong.count, shown.count))
+}
+
 /// White RGBA pixels to draw on.
 struct RGBCanvas {
     let width: Int, height: Int

@@ -109,26 +109,12 @@ struct MNISTEval: ParsableCommand {
             printOut(averagesTable(report))
         }
 
-        let (height, width, channels) = (dataset.imageShape[0], dataset.imageShape[1], dataset.imageShape[2])
         let transposes = loaded.imagesTransposed || dataset.imagesTransposed
-        /// The sample's pixels as people see them (EMNIST stores its images transposed).
-        func upright(_ index: Int, grey: Bool = false) -> [UInt8] {
-            var pixels = Array(dataset.images[index * dataset.sampleSize ..< (index + 1) * dataset.sampleSize])
-            var channels = channels
-            if grey, channels > 1 {
-                pixels = (0 ..< height * width).map { p in UInt8(pixels[p * channels ..< (p + 1) * channels].reduce(0) { $0 + Int($1) } / channels) }
-                channels = 1
-            }
-            return transposes ? transposed(pixels, height: height, width: width, channels: channels) : pixels
-        }
         if let errorsImage {
-            let wrong = order.indices.filter { Int32(labels[$0]) != predictions[$0] }
-            let shown = wrong.prefix(errorsImageCount).map { k in
-                CaptionedImage(pixels: upright(Int(order[k]), grey: true), width: transposes ? height : width, height: transposes ? width : height,
-                               trueLabel: names[Int(labels[k])], predictedLabel: names[Int(predictions[k])])
+            let png = errorsGridPNG(dataset, order: order, predictions: predictions, transposed: transposes, count: errorsImageCount) { wrong, shown in
+                "\(loaded.spec.name): \(wrong) of \(order.count) \(split.rawValue) images misclassified, the first \(shown) shown"
             }
-            let title = "\(loaded.spec.name): \(wrong.count) of \(order.count) \(split.rawValue) images misclassified, the first \(shown.count) shown"
-            try writeOutputFile(misclassifiedGridPNG(shown, title: title), to: errorsImage, what: "errors image")
+            try writeOutputFile(png, to: errorsImage, what: "errors image")
         }
 
         var shown = 0
@@ -136,7 +122,7 @@ struct MNISTEval: ParsableCommand {
             shown += 1
             let index = Int(order[k]), label = Int(labels[k]), predicted = Int(predictions[k])
             printOut("\nsample \(index) (0-based, in the \(dataset.count)-sample \(split == .test ? "test" : "training") file): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
-            printOut(textArt(pixels: upright(index)[...], width: (transposes ? height : width) * channels))
+            printOut(textArt(pixels: uprightPixels(dataset, index, transposed: transposes)[...], width: dataset.imageShape[transposes ? 0 : 1] * dataset.imageShape[2]))
         }
     }
 

@@ -52,6 +52,15 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Draw loss and accuracy per epoch, training and validation, into this SVG file, redrawn after every epoch.")
     var plot: String?
 
+    @Option(help: "Write TensorBoard event files into DIR/train and DIR/validation as Keras' TensorBoard callback does (view them with: tensorboard --logdir DIR).")
+    var tensorboard: String?
+
+    @Option(name: .customLong("tensorboard-update-freq"), parsing: .unconditional, help: "Also log batch_loss and batch_accuracy every N batches (Keras' update_freq=N).")
+    var tensorboardUpdateFreq: Int?
+
+    @Flag(name: .customLong("tensorboard-histograms"), help: "Also log a histogram of every variable after every epoch (Keras' histogram_freq=1).")
+    var tensorboardHistograms = false
+
     @Flag(name: .customLong("save-best"), help: "Also keep the checkpoint with the best val_accuracy (next to --output, as *.best.ckpt).")
     var saveBest = false
 
@@ -69,6 +78,12 @@ struct MNISTTrain: ParsableCommand {
         }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be a positive integer, received: \(batchSize)") }
         try validateThreads(threads)
+        if let tensorboardUpdateFreq, tensorboardUpdateFreq < 1 {
+            throw ValidationError("--tensorboard-update-freq must be a positive integer, received: \(tensorboardUpdateFreq)")
+        }
+        if tensorboard == nil, tensorboardUpdateFreq != nil || tensorboardHistograms {
+            throw ValidationError("--\(tensorboardHistograms ? "tensorboard-histograms" : "tensorboard-update-freq") needs --tensorboard DIR")
+        }
         if saveBest, resume == nil, (output ?? "model.ckpt").hasSuffix(".best.ckpt") {
             throw ValidationError("--output must not end in .best.ckpt when --save-best is set")
         }
@@ -125,6 +140,10 @@ struct MNISTTrain: ParsableCommand {
                 + ") - \(groupedThousands(trainer.model.parameterCount)) params - OpenBLAS \(BLAS.coreName), \(counted(workers.count, "thread"))\(resumed)")
         }
 
+        // Made here: continuing a run cuts the log's records from after its checkpoint.
+        let log = try tensorboard.map { directory throws(TensorBoardError) in
+            try TensorBoardLog(directory: directory, updateFrequency: tensorboardUpdateFreq, histograms: tensorboardHistograms, continuing: trainer)
+        }
         Interruption.install()
         trainer.shouldStop = { Interruption.received != nil }
         let terminal = standardOutputIsTerminal && !quiet
@@ -132,7 +151,7 @@ struct MNISTTrain: ParsableCommand {
         var lastDraw = 0.0
         do {
             let outputs = FitOutputs(checkpoint: output, bestCheckpoint: saveBest ? bestPath : nil, metrics: metrics, appendMetrics: resume != nil)
-            try trainer.fit(writing: outputs) { event in
+            try trainer.fit(writing: outputs, tensorBoard: log) { event in
                 if let plot, case .epoch = event { try writePlot(trainer.state.history, title: spec.name, to: plot) }
                 guard !quiet else { return }
                 switch event {
@@ -170,7 +189,16 @@ struct MNISTTrain: ParsableCommand {
             printOut("saved \(output) after \(counted(trainer.state.epochsCompleted, "epoch"))")
         }
 
-        let result = trainer.model.evaluate(test, workers: workers)
+        var predictions = [Int32](repeating: 0, count: test.count)
+        let result = predictions.withUnsafeMutableBufferPointer { trainer.model.evaluate(test, workers: workers, predictions: $0.baseAddress!) }
+        // The final model's mistakes, once per trained run (a finished run continued with nothing to train adds none).
+        if let log, !nothingLeft || (spec.epochs == 0 && resume == nil) {
+            let order = (0 ..< Int32(test.count)).map { $0 }
+            let png = errorsGridPNG(test, order: order, predictions: predictions, transposed: test.imagesTransposed, count: 36) { wrong, shown in
+                "\(spec.name) after \(counted(trainer.state.epochsCompleted, "epoch")): \(wrong) of \(test.count) test images misclassified"
+            }
+            try log.writeImage("test_errors", png: png, step: max(trainer.state.epochsCompleted - 1, 0))
+        }
         printOut("test_loss: \(fourDecimals(result.loss)) - test_accuracy: \(fourDecimals(result.accuracy))")
     }
 }

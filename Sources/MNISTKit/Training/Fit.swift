@@ -2,8 +2,8 @@ import Foundation
 
 // `Trainer.fit`: everything mnist-train does around the epochs, as library API.
 // The built-in callbacks run in Keras' order after each epoch: the spec's own
-// (reduce_lr_on_plateau, early_stopping), then the checkpoint, the best-model
-// checkpoint and the metrics line. The caller hears about each through
+// (reduce_lr_on_plateau, early_stopping), then TensorBoard's records, the
+// checkpoint, the best-model checkpoint and the metrics line. The caller hears about each through
 // `FitEvent`s and decides what to print.
 
 /// Files `fit` keeps up to date; each is optional.
@@ -50,7 +50,10 @@ extension Trainer {
     /// epoch's checkpoint stays), `.diverged` on a non-finite loss,
     /// `CheckpointError` or `FitError` when a file cannot be written, and
     /// whatever `onEvent` throws (from a batch event, once the epoch ends).
-    public func fit(writing outputs: FitOutputs = FitOutputs(), onEvent: (FitEvent) throws -> Void = { _ in }) throws {
+    /// `tensorBoard`, when given, gets Keras' TensorBoard records after every
+    /// batch and epoch, synced before the epoch's checkpoint is written.
+    public func fit(writing outputs: FitOutputs = FitOutputs(), tensorBoard: TensorBoardLog? = nil,
+                    onEvent: (FitEvent) throws -> Void = { _ in }) throws {
         var metricsFile: FileHandle?
         if let path = outputs.metrics {
             if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
@@ -65,9 +68,13 @@ extension Trainer {
             var batchFailure: Error?
             let report = try runEpoch { progress in
                 guard batchFailure == nil else { return }
-                do { try onEvent(.batch(progress)) } catch { batchFailure = error }
+                do {
+                    try tensorBoard?.batchEnded(progress, batchesPerEpoch: batchesPerEpoch)
+                    try onEvent(.batch(progress))
+                } catch { batchFailure = error }
             }
             if let batchFailure { throw batchFailure }
+            try tensorBoard?.epochEnded(report, model: model, batchesPerEpoch: batchesPerEpoch)
             try onEvent(.epoch(report))
             let checkpoint = Checkpoint(trainer: self)
             if let path = outputs.checkpoint { try checkpoint.save(to: path) }
