@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let commands = ["mnist-train", "mnist-eval", "mnist-export", "mnist-predict", "mnist-bench"]
+let commands = ["mnist-train", "mnist-eval", "mnist-export", "mnist-predict", "mnist-bench", "mnist-sweep"]
 
 let package = Package(
     name: "mnist-train",

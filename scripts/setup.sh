@@ -3,8 +3,9 @@
 # skipping what is already there. Uses sudo only when not root.
 set -euo pipefail
 
-# qemu-user runs the tools as on an older processor (CPUCheckTests).
-packages=(libopenblas-dev zlib1g-dev libpng-dev libhdf5-dev libzip-dev dataset-fashion-mnist qemu-user)
+# qemu-user runs the tools as on an older processor (CPUCheckTests); GNU parallel runs a sweep's
+# plan (SweepTests, and docs/SWEEPS.md).
+packages=(libopenblas-dev zlib1g-dev libpng-dev libhdf5-dev libzip-dev dataset-fashion-mnist qemu-user parallel)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

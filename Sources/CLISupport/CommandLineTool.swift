@@ -67,10 +67,10 @@ extension ParsableCommand {
         // A reader that closes stdout early (`| head`) ends the report quietly;
         // the command goes on, so the files it was asked for are still written.
         signal(SIGPIPE, SIG_IGN)
-        var command: Self
+        // The command itself, or one of its subcommands (mnist-sweep's).
+        var command: any ParsableCommand
         do {
-            guard let parsed = try parseAsRoot() as? Self else { throw CleanExit.helpRequest(self) }
-            command = parsed
+            command = try parseAsRoot()
         } catch {
             let status = exitCode(for: error).rawValue
             let message = fullMessage(for: error)
@@ -91,6 +91,10 @@ extension ParsableCommand {
             Glibc.exit(0)
         } catch let exit as ExitCode {
             Glibc.exit(exit.rawValue)
+        } catch where exitCode(for: error) == .success {
+            // --help (ArgumentParser's help command runs by throwing), or a command of subcommands run bare.
+            printOut(fullMessage(for: error))
+            Glibc.exit(0)
         } catch {
             printError("error: \(error)\(hint(for: error))")
             Glibc.exit(exitStatus(for: error))

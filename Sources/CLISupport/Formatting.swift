@@ -5,18 +5,6 @@ import MNISTKit
 /// "1 epoch", "3 epochs".
 public func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 
-/// `path` from the root: relative paths are taken from the working folder.
-public func absolutePath(_ path: String) -> String {
-    let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-    return URL(fileURLWithPath: full).standardizedFileURL.path
-}
-
-/// A word as a POSIX shell reads it back: quoted only when it needs to be.
-public func shellQuoted(_ word: String) -> String {
-    let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "/._-+=:,@%".contains($0) }
-    return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
-}
-
 /// Four decimals, as Keras prints metrics.
 public func fourDecimals(_ value: Double) -> String { String(format: "%.4f", value) }
 

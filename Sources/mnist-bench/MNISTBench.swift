@@ -27,6 +27,9 @@ struct MNISTBench: ParsableCommand {
     @Option(help: "Where to write the checkpoint that mnist-eval is timed on.")
     var output = "/tmp/mnist-bench.ckpt"
 
+    @Option(help: "An earlier run's output (its JSON line): after this run's figures, each figure's ratio to it (this run / the earlier).")
+    var baseline: String?
+
     static func main() { runAsTool() }
 
     func validate() throws {
@@ -35,6 +38,8 @@ struct MNISTBench: ParsableCommand {
     }
 
     func run() throws {
+        // Read first: a bad baseline must not cost a benchmark.
+        let earlier = try baseline.map(readBaseline)
         let workers = workerPool(threads: threads)
         var spec = try ModelSpec.load(path: config, searchDirectories: configSearchDirectories())
         spec.epochs = epochs
@@ -106,7 +111,30 @@ struct MNISTBench: ParsableCommand {
             ("threads", .number(Double(workers.count))),
             ("openblas_core", .string(BLAS.coreName)), ("built_for", .string(BuildTarget.requiredCPU.isEmpty ? "x86-64" : BuildTarget.requiredCPU)),
         ])
-        printOut(result.serialized)
+        guard let earlier, let baseline, case let .object(now) = result else {
+            printOut(result.serialized)
+            return
+        }
+        // Each figure both runs have, as this run's over the earlier's (below 1: smaller now).
+        let ratios: [(key: String, value: JSONValue)] = now.compactMap { key, value in
+            guard case let .number(current) = value, case let .number(before)? = earlier[key], before != 0 else { return nil }
+            return (key, .number(rounded(current / before, 3)))
+        }
+        printOut("against \(baseline): " + ratios.map { "\($0.key) \($0.value.serialized)x" }.joined(separator: ", "))
+        printOut(JSONValue.object(now + [("baseline", .string(baseline)), ("ratio_to_baseline", .object(ratios))]).serialized)
+    }
+
+    /// The JSON object an earlier run printed last (its whole output, or that line alone).
+    func readBaseline(_ path: String) throws -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, path: "", message: FileManager.default.fileExists(atPath: path) ? "cannot read the baseline" : "no such file",
+                              isMissingFile: !FileManager.default.fileExists(atPath: path))
+        }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").reversed()
+        for line in lines where line.hasPrefix("{") {
+            if let json = try? JSONParser.parse(String(line)), case .object = json, json["epoch_seconds"] != nil { return json }
+        }
+        throw ConfigError(file: path, path: "", message: "holds no mnist-bench result (a JSON line with epoch_seconds)")
     }
 
     /// Medians over interleaved full-batch steps (seconds): the whole step

@@ -41,11 +41,15 @@ struct MNISTEval: ParsableCommand {
     @Option(name: .customLong("errors-image-count"), help: "How many misclassified images the --errors-image grid shows.")
     var errorsImageCount = 36
 
+    @Option(name: .customLong("min-accuracy"), help: "A CI gate: after the report, exit 1 with one line when the accuracy is below this.")
+    var minAccuracy: Double?
+
     static func main() { runAsTool() }
 
     func validate() throws {
         try validateThreads(threads)
         if showErrors < 0 { throw ValidationError("--show-errors must be 0 or more, received: \(showErrors)") }
+        if let minAccuracy, !(0 ... 1).contains(minAccuracy) { throw ValidationError("--min-accuracy must be from 0 to 1, received: \(minAccuracy)") }
         if !(1 ... 10_000).contains(errorsImageCount) { throw ValidationError("--errors-image-count must be 1 to 10000, received: \(errorsImageCount)") }
     }
 
@@ -123,6 +127,10 @@ struct MNISTEval: ParsableCommand {
             let index = Int(order[k]), label = Int(labels[k]), predicted = Int(predictions[k])
             printOut("\nsample \(index) (0-based, in the \(dataset.count)-sample \(split == .test ? "test" : "training") file): true \(label) (\(names[label])), predicted \(predicted) (\(names[predicted]))")
             printOut(textArt(pixels: uprightPixels(dataset, index, transposed: transposes)[...], width: dataset.imageShape[transposes ? 0 : 1] * dataset.imageShape[2]))
+        }
+        if let minAccuracy, evaluation.accuracy < minAccuracy {
+            printError("error: \(checkpoint): \(split.rawValue) accuracy \(fourDecimals(evaluation.accuracy)) is below --min-accuracy \(minAccuracy)")
+            throw ExitCode(1)
         }
     }
 

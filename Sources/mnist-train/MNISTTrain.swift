@@ -64,6 +64,15 @@ struct MNISTTrain: ParsableCommand {
     @Flag(name: .customLong("save-best"), help: "Also keep the checkpoint with the best val_accuracy (next to --output, as *.best.ckpt).")
     var saveBest = false
 
+    @Option(help: "When training ends, write the run's figures to this JSON file: test loss and accuracy, per-class recall, seconds, peak memory, version (written whole: a run that has one has finished).")
+    var result: String?
+
+    @Option(help: "A JSON object of the settings this run tries, copied into the --result file (mnist-sweep sets it).")
+    var point: String?
+
+    @Flag(name: .customLong("continue"), help: "Safe to repeat (for schedulers): with --config, continue --output's checkpoint if there is one, and do nothing if the --result file shows the run finished.")
+    var continueRun = false
+
     @Flag(help: "Print no progress (results and errors still print).")
     var quiet = false
 
@@ -84,6 +93,8 @@ struct MNISTTrain: ParsableCommand {
         if tensorboard == nil, tensorboardUpdateFreq != nil || tensorboardHistograms {
             throw ValidationError("--\(tensorboardHistograms ? "tensorboard-histograms" : "tensorboard-update-freq") needs --tensorboard DIR")
         }
+        if continueRun, config == nil || resume != nil { throw ValidationError("--continue needs --config (and continues --output's checkpoint), not --resume") }
+        if point != nil, result == nil { throw ValidationError("--point is written into the --result file; give --result FILE") }
         if saveBest, resume == nil, (output ?? "model.ckpt").hasSuffix(".best.ckpt") {
             throw ValidationError("--output must not end in .best.ckpt when --save-best is set")
         }
@@ -91,7 +102,18 @@ struct MNISTTrain: ParsableCommand {
 
     func run() throws {
         // Here, not in validate(): a misspelled option (--confg) is reported first.
+        let started = DispatchTime.now().uptimeNanoseconds
         guard config != nil || resume != nil else { throw UsageError("give --config PATH, or --resume CHECKPOINT") }
+        let point = try self.point.map { text -> [(key: String, value: JSONValue)] in
+            guard case let .object(members)? = try? JSONParser.parse(text) else { throw UsageError("--point: expected a JSON object of settings, received: \(text)") }
+            return members
+        }
+        if continueRun, let result, let finished = RunResult.load(path: result) {
+            if !quiet { printOut("\(result): this run has finished (test_accuracy: \(fourDecimals(finished.testAccuracy))); nothing to do") }
+            return
+        }
+        // --continue: an interrupted run's checkpoint is continued as --resume would.
+        let resume = self.resume ?? (continueRun && FileManager.default.fileExists(atPath: output ?? "model.ckpt") ? output ?? "model.ckpt" : nil)
         let workers = workerPool(threads: threads)
 
         let plan: TrainingPlan
@@ -111,6 +133,16 @@ struct MNISTTrain: ParsableCommand {
         // Before any data is read: a bad --output must not cost a whole epoch.
         let bestPath = output.hasSuffix(".ckpt") ? String(output.dropLast(5)) + ".best.ckpt" : output + ".best"
         for path in [output] + (saveBest ? [bestPath] : []) { try checkCheckpointPath(path) }
+        if let result = self.result {
+            var isFolder: ObjCBool = false
+            if result.hasSuffix("/") || (FileManager.default.fileExists(atPath: result, isDirectory: &isFolder) && isFolder.boolValue) {
+                throw UsageError("--result \(result): is a folder; name the result file")
+            }
+            let folder = (result as NSString).deletingLastPathComponent
+            guard access(folder.isEmpty ? "." : folder, W_OK) == 0 else {
+                throw UsageError("\(result): cannot write the result file: \(String(cString: strerror(errno)))", category: .cannotWrite)
+            }
+        }
         let locator = datasetLocator(data: data)
         // A resumed run looks for the data it was trained on; a fresh one by the spec's dataset name.
         let (directory, train, test) = try findingData(of: plan.checkpoint, path: resume) { try plan.loadData(locator) }
@@ -198,6 +230,16 @@ struct MNISTTrain: ParsableCommand {
                 "\(spec.name) after \(counted(trainer.state.epochsCompleted, "epoch")): \(wrong) of \(test.count) test images misclassified"
             }
             try log.writeImage("test_errors", png: png, step: max(trainer.state.epochsCompleted - 1, 0))
+        }
+        if let resultPath = self.result {
+            let report = ClassificationReport(labels: test.labels, predictions: predictions, classCount: test.classCount)
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let figures = RunResult(point: point ?? [], seed: spec.seed, testLoss: result.loss, testAccuracy: result.accuracy,
+                                    perClassRecall: (0 ..< test.classCount).map { report.recall($0) }, epochs: trainer.state.epochsCompleted,
+                                    seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                                    peakRSSMegabytes: Double(usage.ru_maxrss) / 1024, threads: workers.count, version: toolVersion, openBLASCore: BLAS.coreName)
+            try figures.save(to: resultPath)
         }
         printOut("test_loss: \(fourDecimals(result.loss)) - test_accuracy: \(fourDecimals(result.accuracy))")
     }

@@ -322,7 +322,7 @@ final class TrainAndEvalTests: XCTestCase {
     func testReadmeCoversEveryCommandAndItsSpecIsReal() throws {
         let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let commands = try FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("Sources").path).filter { $0.hasPrefix("mnist-") }
-        XCTAssertEqual(commands.count, 5)
+        XCTAssertEqual(commands.count, 6)
         let manifest = try String(contentsOf: packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
         for command in commands {
             XCTAssertTrue(readme.contains("\n\(command) "), "no usage line for \(command)")

@@ -2,7 +2,7 @@ import Foundation
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one,
 /// never a torn one: temporary file beside it, fsync, rename, fsync the folder.
-func writeAtomically(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
+func writeAtomically(_ bytes: [UInt8], to path: String, what: String = "checkpoint") throws(CheckpointError) {
     func fail(_ what: String, _ target: String) -> CheckpointError {
         CheckpointError(path: target, message: "cannot \(what): \(String(cString: strerror(errno)))", kind: .cannotWrite)
     }
@@ -10,18 +10,18 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws(CheckpointError) 
     let folder = directory.isEmpty ? "." : directory
     let temporary = "\(path).tmp-\(getpid())"
     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw fail("write checkpoint", path) }
+    guard descriptor >= 0 else { throw fail("write \(what)", path) }
     var written = 0
     let failure: CheckpointError? = bytes.withUnsafeBytes { raw in
         while written < raw.count {
             let count = write(descriptor, raw.baseAddress! + written, raw.count - written)
             if count < 0 {
                 if errno == EINTR { continue }
-                return fail("write checkpoint", path)
+                return fail("write \(what)", path)
             }
             written += count
         }
-        return fsync(descriptor) == 0 ? nil : fail("write checkpoint", path)
+        return fsync(descriptor) == 0 ? nil : fail("write \(what)", path)
     }
     close(descriptor)
     if let failure {
@@ -29,7 +29,7 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws(CheckpointError) 
         throw failure
     }
     guard rename(temporary, path) == 0 else {
-        let error = fail("write checkpoint", path)
+        let error = fail("write \(what)", path)
         unlink(temporary)
         throw error
     }

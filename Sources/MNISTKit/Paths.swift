@@ -1,0 +1,17 @@
+import Foundation
+
+// Paths and shell words for the commands a tool prints (a resume command, a
+// sweep's plan): absolute, so they run from any folder, and quoted only where
+// a POSIX shell needs it.
+
+/// `path` from the root: relative paths are taken from the working folder.
+public func absolutePath(_ path: String) -> String {
+    let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    return URL(fileURLWithPath: full).standardizedFileURL.path
+}
+
+/// A word as a POSIX shell reads it back: quoted only when it needs to be.
+public func shellQuoted(_ word: String) -> String {
+    let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "/._-+=:,@%".contains($0) }
+    return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+}
