@@ -105,6 +105,8 @@ extension MNISTSweep {
             Interruption.install()
             let start = DispatchTime.now().uptimeNanoseconds
             var queue = waiting[...], running = [pid_t: PlannedRun](), done = 0, failed = [String](), forwarded = false
+            // Runs another process (here or on another machine sharing the folder) is training, or has finished meanwhile.
+            var elsewhere = [String]()
             func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
             while (!queue.isEmpty && Interruption.received == nil) || !running.isEmpty {
                 // The runs are in process groups of their own: pass the signal on, once, so each
@@ -114,8 +116,20 @@ extension MNISTSweep {
                     forwarded = true
                 }
                 while Interruption.received == nil, running.count < jobs, let next = queue.popFirst() {
+                    guard try SweepFolder.claim(options.out, next.name) else {
+                        elsewhere.append(next.name)
+                        continue
+                    }
+                    if RunResult.load(path: SweepFolder.resultPath(options.out, next.name)) != nil {
+                        SweepFolder.release(options.out, next.name)
+                        elsewhere.append(next.name)
+                        continue
+                    }
                     let log = (SweepFolder.runFolder(options.out, next.name) as NSString).appendingPathComponent("train.log")
-                    running[try spawnShell(next.command, log: log)] = next
+                    do { running[try spawnShell(next.command, log: log)] = next } catch {
+                        SweepFolder.release(options.out, next.name)
+                        throw error
+                    }
                 }
                 var status: Int32 = 0
                 let pid = waitpid(-1, &status, WNOHANG)
@@ -124,10 +138,11 @@ extension MNISTSweep {
                     continue
                 }
                 guard let finishedRun = running.removeValue(forKey: pid) else { continue }
+                SweepFolder.release(options.out, finishedRun.name)
                 let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
                 if Interruption.received != nil { continue }
                 done += 1
-                let total = waiting.count, left = total - done
+                let total = waiting.count - elsewhere.count, left = total - done
                 let estimate = left > 0 ? ", about \(clock(elapsed() / Double(done) * Double(left))) left" : ""
                 if exit == 0, let result = RunResult.load(path: SweepFolder.resultPath(options.out, finishedRun.name)) {
                     printOut("[\(done)/\(total)] \(finishedRun.name): test_accuracy \(fourDecimals(result.testAccuracy)) in \(String(format: "%.1f", result.seconds)) s; \(clock(elapsed())) elapsed\(estimate)")
@@ -137,6 +152,11 @@ extension MNISTSweep {
                     let lastLine = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
                     printError("error: run \(finishedRun.name) failed (exit \(exit)): \(lastLine) (log: \(log))")
                 }
+            }
+            if !elsewhere.isEmpty {
+                let pending = elsewhere.filter { RunResult.load(path: SweepFolder.resultPath(options.out, $0)) == nil }
+                printOut("\(counted(elsewhere.count, "run")) left to another process sharing the folder" + (pending.isEmpty ? " (all finished)" :
+                    "; \(pending.count) not finished yet: run this again later (a claim file in a run's folder marks it taken; delete it if no process is training that run)"))
             }
             if let signal = Interruption.received {
                 let finishedNow = try SweepFolder.read(options.out).results.count

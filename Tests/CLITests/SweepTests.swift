@@ -116,6 +116,35 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(try bytes(box.path("alone.ckpt")), try bytes(folder + "/model.ckpt"))
     }
 
+    func testTwoSweepsSharingAFolderTrainEachRunOnce() throws {
+        let box = try Sandbox(trainCount: 2000)
+        let sweep = try makeSweep(box, epochs: 60)
+        let out = box.path("shared")
+        // Plan first, as machines sharing a folder would find it.
+        XCTAssertEqual(try runTool("mnist-sweep", ["plan", sweep, "--out", out]).status, 0)
+        let processes = try (0 ..< 2).map { _ -> (Process, Pipe) in
+            let process = Process(), output = Pipe()
+            process.executableURL = productsDirectory.appendingPathComponent("mnist-sweep")
+            process.arguments = ["run", sweep, "--out", out, "--jobs", "1", "--threads", "1"]
+            process.standardOutput = output
+            try process.run()
+            return (process, output)
+        }
+        var trained = [String]()
+        for (process, output) in processes {
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, text)
+            trained += text.split(separator: "\n").filter { $0.hasPrefix("[") }.map { String($0.split(separator: " ")[1].dropLast()) }
+        }
+        XCTAssertEqual(trained.sorted(), names.sorted(), "each run trained by one of the two")
+        for name in names {
+            let log = try String(contentsOfFile: SweepFolder.runFolder(out, name) + "/train.log", encoding: .utf8)
+            XCTAssertEqual(log.split(separator: "\n").count, 1, "\(name) ran more than once: \(log)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: SweepFolder.runFolder(out, name) + "/claim"), "\(name)'s claim is left")
+        }
+    }
+
     func testSweepOptionsOfTrainAreChecked() throws {
         let box = try Sandbox()
         let common = ["--config", box.config.path, "--data", box.data.path, "--output", box.path("model.ckpt")]

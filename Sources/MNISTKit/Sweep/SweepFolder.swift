@@ -5,7 +5,8 @@ import Foundation
 // `runs/<name>/` with the run's `spec.json`, and, once it has run, its
 // checkpoint, log and `result.json`. The commands are self-contained and safe
 // to repeat (`mnist-train --continue`), so a folder can be run, stopped,
-// continued, or shared between machines.
+// continued, or shared between machines (a run being trained is claimed by a
+// `claim` file in its folder, so two sweeps never train it at once).
 
 /// A sweep folder that cannot be written, or read back.
 public struct SweepFolderError: MNISTKitError, Equatable {
@@ -78,6 +79,41 @@ public enum SweepFolder {
         try write(plan.serialized + "\n", to: (root as NSString).appendingPathComponent("plan.json"))
         try write(planned.map { $0.command + "\n" }.joined(), to: (root as NSString).appendingPathComponent("commands.txt"))
         return planned
+    }
+
+    /// Claims a run for this process: `runs/<name>/claim` (host and process id), made only if
+    /// absent, so that sweeps sharing the folder from several machines never train one run
+    /// twice at once. A claim of this host whose process is gone is stale and taken over.
+    /// False: another process holds it.
+    public static func claim(_ directory: String, _ name: String) throws(SweepFolderError) -> Bool {
+        let path = claimPath(directory, name)
+        let host = ProcessInfo.processInfo.hostName
+        for _ in 0 ..< 2 {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if descriptor >= 0 {
+                let text = Array("\(host) \(getpid())\n".utf8)
+                let written = text.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+                close(descriptor)
+                guard written == text.count else {
+                    unlink(path)
+                    throw SweepFolderError(path: path, message: "cannot write the claim file", cannotWrite: true)
+                }
+                return true
+            }
+            guard errno == EEXIST else { throw SweepFolderError(path: path, message: "cannot make the claim file: \(String(cString: strerror(errno)))", cannotWrite: true) }
+            let words = (FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? "").split(separator: " ")
+            let stale = words.count == 2 && words[0] == host && Int32(words[1].trimmingCharacters(in: .whitespacesAndNewlines)).map { kill($0, 0) != 0 && errno == ESRCH } == true
+            guard stale else { return false }
+            unlink(path)
+        }
+        return false
+    }
+
+    /// Gives a claimed run back (it finished, failed or was interrupted).
+    public static func release(_ directory: String, _ name: String) { unlink(claimPath(directory, name)) }
+
+    static func claimPath(_ directory: String, _ name: String) -> String {
+        (runFolder(directory, name) as NSString).appendingPathComponent("claim")
     }
 
     /// The planned runs of a sweep folder and the results of those that finished (by name).
