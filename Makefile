@@ -17,7 +17,7 @@ COMMANDS := $(sort $(notdir $(wildcard Sources/mnist-*)))
 CONFIG ?= dense512.json
 CHECKPOINT ?= model.ckpt
 
-.PHONY: setup build test test-build train eval bench bench-reference fuzz docs install install-files clean
+.PHONY: setup build test train eval bench bench-reference fuzz docs install install-files clean
 
 setup:
 	@scripts/setup.sh
@@ -27,11 +27,9 @@ build: setup
 
 # Numeric code is 10-100x slower in debug builds, so tests run optimised too.
 # All tests are XCTest; skipping the empty Swift Testing pass keeps XCTest's summary last.
-test: test-build
-	$(SWIFT) test -c release --skip-build --disable-swift-testing $(BUILD_FLAGS)
-
-test-build: setup
+test: setup
 	$(SWIFT) build -c release --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test -c release --skip-build --disable-swift-testing $(BUILD_FLAGS)
 
 # Trains the seed model (Dense 512 relu, Dense 10 softmax, RMSprop) on Fashion-MNIST, then evaluates it.
 train: build
@@ -57,11 +55,9 @@ bench-reference: build
 	CONFIG="$(if $(filter command line environment,$(origin CONFIG)),$(CONFIG))" scripts/bench-reference.sh
 
 # The library's API reference and article (DocC, through swift-docc-plugin); any warning fails.
-# DOCS_SCRATCH gives the documentation build a folder of its own (CI builds it beside the tests).
-DOCS_SCRATCH ?= .build
 docs: setup
-	$(SWIFT) package --scratch-path $(DOCS_SCRATCH) generate-documentation --target MNISTKit --warnings-as-errors
-	@echo "open $(DOCS_SCRATCH)/plugins/Swift-DocC/outputs/MNISTKit.doccarchive (or: swift package --disable-sandbox preview-documentation --target MNISTKit)"
+	$(SWIFT) package generate-documentation --target MNISTKit --warnings-as-errors
+	@echo "open .build/plugins/Swift-DocC/outputs/MNISTKit.doccarchive (or: swift package --disable-sandbox preview-documentation --target MNISTKit)"
 
 # libFuzzer on the IDX reader, the model spec and the checkpoint reader, FUZZ_SECONDS (60) each.
 FUZZ_SECONDS ?= 60
