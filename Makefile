@@ -59,7 +59,7 @@ docs: setup
 	$(SWIFT) package generate-documentation --target MNISTKit --warnings-as-errors
 	@echo "open .build/plugins/Swift-DocC/outputs/MNISTKit.doccarchive (or: swift package --disable-sandbox preview-documentation --target MNISTKit)"
 
-# libFuzzer on the IDX reader, the model spec and the checkpoint reader, FUZZ_SECONDS (60) each.
+# libFuzzer on the readers (IDX, spec, checkpoint, images, Keras weights, NumPy), FUZZ_SECONDS (60) each.
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh

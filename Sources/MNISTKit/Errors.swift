@@ -37,6 +37,10 @@ extension FileProblem: MNISTKitError {
     public var category: ErrorCategory { self == .notFound ? .missingFile : .badInput }
 }
 
+extension NumPyError: MNISTKitError {
+    public var category: ErrorCategory { .badInput }
+}
+
 extension IDXError: MNISTKitError {
     public var category: ErrorCategory {
         if case let .unreadable(_, problem) = self { return problem.category }

@@ -31,47 +31,16 @@ extension Model {
         return try readKerasWeightsFile(h5, path: path)
     }
 
-    /// One entry of a zip held in memory, through libzip (which checks its CRC).
+    /// One entry of a `.keras` archive held in memory (its CRC checked).
     static func zipEntry(_ name: String, of bytes: [UInt8], path: String) throws(SafetensorsError) -> [UInt8] {
-        func fail(_ message: String) -> SafetensorsError { SafetensorsError(path: path, message: message) }
-        var error = zip_error_t()
-        zip_error_init(&error)
-        defer { zip_error_fini(&error) }
-        func read(_ raw: UnsafeRawBufferPointer) throws(SafetensorsError) -> [UInt8] {
-            guard let source = zip_source_buffer_create(raw.baseAddress, zip_uint64_t(raw.count), 0, &error) else {
-                throw fail("cannot read the archive: \(String(cString: zip_error_strerror(&error)))")
+        do { return try ZipArchive.entry(name, of: bytes, limit: maximumKerasFileBytes) } catch {
+            switch error {
+            case let .notAnArchive(reason): throw SafetensorsError(path: path, message: "not a readable zip archive (a .keras file is one): \(reason)")
+            case .missingEntry: throw SafetensorsError(path: path, message: "the archive has no \(name); a .keras file holds its weights there")
+            case let .tooLarge(size): throw SafetensorsError(path: path, message: "\(name) claims \(size) bytes, more than the \(maximumKerasFileBytes) this tool reads")
+            case let .damaged(reason): throw SafetensorsError(path: path, message: "\(name) in the archive is damaged: \(reason)")
             }
-            guard let archive = zip_open_from_source(source, ZIP_RDONLY, &error) else {
-                zip_source_free(source)
-                throw fail("not a readable zip archive (a .keras file is one): \(String(cString: zip_error_strerror(&error)))")
-            }
-            defer { zip_discard(archive) }
-            let index = zip_name_locate(archive, name, 0)
-            guard index >= 0 else { throw fail("the archive has no \(name); a .keras file holds its weights there") }
-            var stat = zip_stat_t()
-            zip_stat_init(&stat)
-            guard zip_stat_index(archive, zip_uint64_t(index), 0, &stat) == 0, stat.valid & zip_uint64_t(ZIP_STAT_SIZE) != 0 else {
-                throw fail("cannot read the size of \(name) in the archive")
-            }
-            guard stat.size <= zip_uint64_t(maximumKerasFileBytes) else {
-                throw fail("\(name) claims \(stat.size) bytes, more than the \(maximumKerasFileBytes) this tool reads")
-            }
-            guard let entry = zip_fopen_index(archive, zip_uint64_t(index), 0) else {
-                throw fail("cannot open \(name) in the archive: \(String(cString: zip_strerror(archive)))")
-            }
-            defer { zip_fclose(entry) }
-            var out = [UInt8](repeating: 0, count: Int(stat.size))
-            let count = out.withUnsafeMutableBytes { zip_fread(entry, $0.baseAddress, zip_uint64_t($0.count)) }
-            // libzip compares the CRC when a read reaches the end: one more read must return 0.
-            var probe: UInt8 = 0
-            guard count == Int64(stat.size), zip_fread(entry, &probe, 1) == 0 else {
-                throw fail("\(name) in the archive is damaged: \(String(cString: zip_file_strerror(entry)))")
-            }
-            return out
         }
-        // libzip reads the caller's bytes in place (freep 0: they stay ours).
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(SafetensorsError) in try read(raw) } }
-        return try result.get()
     }
 
     /// Reads `layers/<group>/vars/<i>` for every variable from an HDF5 image, in a
