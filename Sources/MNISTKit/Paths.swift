@@ -15,3 +15,17 @@ public func shellQuoted(_ word: String) -> String {
     let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "/._-+=:,@%".contains($0) }
     return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
 }
+
+/// Makes `folder` and its parents (mkdir -p); on failure, the system's reason
+/// (or which part of the path is a file), for an error line naming the folder.
+func makeFolders(_ folder: String) -> String? {
+    var prefix = folder.hasPrefix("/") ? "/" : ""
+    for component in folder.split(separator: "/") {
+        prefix += component + "/"
+        var status = stat()
+        if stat(prefix, &status) == 0, status.st_mode & S_IFMT == S_IFDIR { continue }
+        guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else { return String(cString: strerror(errno)) }
+        guard stat(prefix, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else { return "\(String(prefix.dropLast())) is not a folder" }
+    }
+    return nil
+}

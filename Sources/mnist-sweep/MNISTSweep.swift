@@ -213,7 +213,6 @@ extension MNISTSweep {
 extension MNISTSweep.Collect.Format {
     func render(_ rows: [SweepRow], keys: [String]) -> String {
         func value(_ row: SweepRow, _ key: String) -> JSONValue { row.point.first { $0.key == key }?.value ?? .null }
-        func text(_ value: JSONValue) -> String { if case let .string(s) = value { return s } else { return value.serialized } }
         func figure(_ x: Double?) -> String { x.map(fourDecimals) ?? "" }
         func seconds(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "" }
         switch self {
@@ -222,7 +221,7 @@ extension MNISTSweep.Collect.Format {
             let lines = rows.map { row -> [String] in
                 let figures: [String] = ["\(row.accuracies.count)/\(row.planned)", figure(row.mean), figure(row.standardDeviation),
                                          figure(row.accuracies.min()), figure(row.accuracies.max()), seconds(row.meanSeconds)]
-                return keys.map { text(value(row, $0)) } + figures
+                return keys.map { value(row, $0).bareText } + figures
             }
             return ([header, header.map { _ in "---" }] + lines).map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n")
         case .csv:
@@ -232,7 +231,7 @@ extension MNISTSweep.Collect.Format {
             let lines = rows.map { row -> [String] in
                 let figures: [String] = [String(row.accuracies.count), String(row.planned), plain(row.mean), plain(row.standardDeviation),
                                          plain(row.accuracies.min()), plain(row.accuracies.max()), plain(row.meanSeconds)]
-                return keys.map { text(value(row, $0)) } + figures
+                return keys.map { value(row, $0).bareText } + figures
             }
             return ([header] + lines).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n")
         case .json:

@@ -39,6 +39,12 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// A value as a table cell or a name shows it: a string bare, anything else as compact JSON.
+    public var bareText: String {
+        if case let .string(text) = self { return text }
+        return serialized
+    }
+
     /// Compact JSON text, keys in stored order: the same value always gives the same bytes.
     public var serialized: String {
         switch self {

@@ -47,10 +47,7 @@ public struct SweepRun: Equatable, Sendable {
     /// A point's name: its settings (values as JSON, strings bare) joined by commas;
     /// characters a folder name cannot hold become `_`.
     public static func name(point: [(key: String, value: JSONValue)], seed: UInt64?) -> String {
-        let parts = point.map { key, value -> String in
-            if case let .string(text) = value { return "\(key)=\(text)" }
-            return "\(key)=\(value.serialized)"
-        } + (seed.map { ["seed=\($0)"] } ?? [])
+        let parts = point.map { "\($0.key)=\($0.value.bareText)" } + (seed.map { ["seed=\($0)"] } ?? [])
         let name = parts.joined(separator: ",")
         return String(name.map { $0 == "/" || $0 == "\0" || $0 == " " ? "_" : $0 })
     }
@@ -140,21 +137,20 @@ public struct Sweep: Sendable {
             }
             return (try checkKey("grid", key), values)
         }
+        func wholeNumber(_ value: JSONValue, at where_: String, upTo limit: Double = 9.007_199_254_740_992e15,
+                         expected: String = "a non-negative whole number") throws(ConfigError) -> Double {
+            guard case let .number(n) = value, n >= 0, n == n.rounded(), n <= limit else {
+                throw ConfigError(file: path, path: where_, message: "expected \(expected), got \(value.kindDescription)")
+            }
+            return n
+        }
         var trials = 0, randomSeed: UInt64 = 0
         var random = [(key: String, distribution: SweepDistribution)]()
         for (key, value) in try members("random") {
             let where_ = "random.\"\(key)\""
             switch key {
-            case "trials":
-                guard case let .number(n) = value, n >= 0, n == n.rounded(), n <= 100_000 else {
-                    throw ConfigError(file: path, path: where_, message: "expected a whole number from 0 to 100000, got \(value.kindDescription)")
-                }
-                trials = Int(n)
-            case "seed":
-                guard case let .number(n) = value, n >= 0, n == n.rounded(), n < 9.007_199_254_740_992e15 else {
-                    throw ConfigError(file: path, path: where_, message: "expected a non-negative whole number, got \(value.kindDescription)")
-                }
-                randomSeed = UInt64(n)
+            case "trials": trials = Int(try wholeNumber(value, at: where_, upTo: 100_000, expected: "a whole number from 0 to 100000"))
+            case "seed": randomSeed = UInt64(try wholeNumber(value, at: where_))
             default:
                 random.append((try checkKey("random", key), try Sweep.distribution(value, file: path, at: where_)))
             }
@@ -167,12 +163,7 @@ public struct Sweep: Sendable {
         switch json["seeds"] {
         case nil: seeds = [spec.seed]
         case let .array(values)? where !values.isEmpty:
-            seeds = try values.enumerated().map { index, value throws(ConfigError) in
-                guard case let .number(n) = value, n >= 0, n == n.rounded(), n < 9.007_199_254_740_992e15 else {
-                    throw ConfigError(file: path, path: "seeds[\(index)]", message: "expected a non-negative whole number, got \(value.kindDescription)")
-                }
-                return UInt64(n)
-            }
+            seeds = try values.enumerated().map { index, value throws(ConfigError) in UInt64(try wholeNumber(value, at: "seeds[\(index)]")) }
         case let value?: throw ConfigError(file: path, path: "seeds", message: "expected a non-empty array of seeds, got \(value.kindDescription)")
         }
     }

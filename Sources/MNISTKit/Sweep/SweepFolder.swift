@@ -138,9 +138,7 @@ public enum SweepFolder {
     }
 
     private static func makeFolder(_ folder: String) throws(SweepFolderError) {
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw SweepFolderError(path: folder, message: "cannot make the run folder", cannotWrite: true)
-        }
+        if let reason = makeFolders(folder) { throw SweepFolderError(path: folder, message: "cannot make the run folder: \(reason)", cannotWrite: true) }
     }
 
     private static func write(_ text: String, to path: String) throws(SweepFolderError) {

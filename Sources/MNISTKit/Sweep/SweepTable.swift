@@ -88,7 +88,7 @@ public struct SweepRow: Equatable, Sendable {
 
     /// The row's settings as `key=value, ...` ("all runs" when there are none).
     public var label: String {
-        point.isEmpty ? "all runs" : point.map { "\($0.key)=\($0.value.kindDescription.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))" }.joined(separator: ", ")
+        point.isEmpty ? "all runs" : point.map { "\($0.key)=\($0.value.bareText)" }.joined(separator: ", ")
     }
 
     /// The table of a sweep: one row per point of `planned` (or per value of the

@@ -188,19 +188,7 @@ public final class TensorBoardLog {
     @discardableResult
     private func makeFolder(for run: TensorBoardRun) throws(TensorBoardError) -> String {
         let folder = (directory as NSString).appendingPathComponent(run.rawValue)
-        // mkdir -p, keeping the system's reason when a step fails.
-        var prefix = folder.hasPrefix("/") ? "/" : ""
-        for component in folder.split(separator: "/") {
-            prefix += component + "/"
-            var status = stat()
-            if stat(prefix, &status) == 0, status.st_mode & S_IFMT == S_IFDIR { continue }
-            guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
-                throw TensorBoardError(path: folder, message: "cannot make the log folder: \(String(cString: strerror(errno)))")
-            }
-            guard stat(prefix, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
-                throw TensorBoardError(path: folder, message: "cannot make the log folder: \(String(prefix.dropLast())) is not a folder")
-            }
-        }
+        if let reason = makeFolders(folder) { throw TensorBoardError(path: folder, message: "cannot make the log folder: \(reason)") }
         return folder
     }
 
