@@ -2,12 +2,12 @@
 # Builds the libFuzzer targets (Tests/Fuzz/*Fuzzer.swift, compiled with the library's
 # sources under AddressSanitizer) and runs each for FUZZ_SECONDS (default 60) from
 # the seed corpus in Tests/Fuzz/corpus. New inputs go to .build-fuzz/corpus, crashes
-# to .build-fuzz/crashes. Usage: scripts/fuzz.sh [idx|spec|checkpoint|image|keras|numpy ...]
+# to .build-fuzz/crashes. Usage: scripts/fuzz.sh [idx|spec|checkpoint|image|keras|numpy|csv ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(idx spec checkpoint image keras numpy)
+[ ${#targets[@]} -eq 0 ] && targets=(idx spec checkpoint image keras numpy csv)
 out=.build-fuzz
 mkdir -p "$out/crashes"
 library=$(find Sources/MNISTKit -name '*.swift' | sort)
@@ -31,7 +31,8 @@ for target in "${targets[@]}"; do
         image) source=Tests/Fuzz/ImageFuzzer.swift ;;
         keras) source=Tests/Fuzz/KerasWeightsFuzzer.swift ;;
         numpy) source=Tests/Fuzz/NumPyFuzzer.swift ;;
-        *) echo "error: unknown fuzz target '$target'; expected idx, spec, checkpoint, image, keras or numpy" >&2; exit 64 ;;
+        csv) source=Tests/Fuzz/CSVFuzzer.swift ;;
+        *) echo "error: unknown fuzz target '$target'; expected idx, spec, checkpoint, image, keras, numpy or csv" >&2; exit 64 ;;
     esac
     binary="$out/fuzz-$target"
     if [ ! -x "$binary" ] || [ -n "$(find Sources/MNISTKit "$source" -newer "$binary" -name '*.swift' | head -1)" ]; then

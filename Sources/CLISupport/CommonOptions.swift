@@ -14,9 +14,9 @@ public func workerPool(threads: Int?) -> WorkerPool {
     return WorkerPool(count: threads ?? ProcessInfo.processInfo.activeProcessorCount)
 }
 
-/// Dataset lookup for `--data DIR`, then `$MNIST_DATA_DIR`, `data/`, `/usr/share/datasets`.
-public func datasetLocator(data: String?) -> DatasetLocator {
-    DatasetLocator(explicitDirectory: data, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
+/// Dataset lookup for `--data PATH` (and `--test-data PATH`), then `$MNIST_DATA_DIR`, `data/`, `/usr/share/datasets`.
+public func datasetLocator(data: String?, testData: String? = nil) -> DatasetLocator {
+    DatasetLocator(explicitPath: data, explicitTestPath: testData, environmentDirectory: ProcessInfo.processInfo.environment["MNIST_DATA_DIR"])
 }
 
 /// Where `--config NAME` is looked up after the name itself: `configs/` here,
@@ -35,7 +35,7 @@ public func findingData<T>(of checkpoint: Checkpoint?, path: String?, _ load: ()
         guard case .notFound = error, let checkpoint, let path else { throw error }
         let folder = checkpoint.datasetFolder.map { "the folder \"\($0)\"" } ?? "\"\(checkpoint.dataset)\""
         let digest = checkpoint.datasetSHA256.map { ", test split SHA-256 \($0.prefix(12))..." } ?? ""
-        throw UsageError("\(error); \(path) was trained on \(folder)\(digest): pass that folder as --data DIR", category: .missingFile)
+        throw UsageError("\(error); \(path) was trained on \(folder)\(digest): pass that data as --data PATH", category: .missingFile)
     }
 }
 

@@ -52,6 +52,7 @@ extension DatasetError: MNISTKitError {
     public var category: ErrorCategory {
         switch self {
         case .notFound, .missingFile: return .missingFile
+        case .oneSplit: return .usage
         default: return .badInput
         }
     }

@@ -44,7 +44,7 @@ struct MNISTBench: ParsableCommand {
         var spec = try ModelSpec.load(path: config, searchDirectories: configSearchDirectories())
         spec.epochs = epochs
         let locator = datasetLocator(data: data)
-        let (directory, train, test) = try locator.loadTrainAndTest([spec.dataset], labels: LabelSettings(spec: spec))
+        let (directory, train, test) = try locator.loadTrainAndTest([spec.dataset], labels: LabelSettings(spec: spec), images: ImageSettings(spec: spec))
         let trainer = try Trainer(spec: spec, train: train, workers: workers)
 
         // The sgemm bound: the exact calls of one epoch's steps, each thread's

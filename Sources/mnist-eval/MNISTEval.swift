@@ -20,7 +20,7 @@ struct MNISTEval: ParsableCommand {
     @Argument(help: "Checkpoint file.")
     var checkpoint: String
 
-    @Option(help: "Dataset folder holding the four IDX files (default: the checkpoint's dataset, looked up by name).")
+    @Option(help: "The data to evaluate on (default: the checkpoint's, looked up by name): a folder of IDX files, of CSV files or of class folders; a Keras .npz; a CSV file holding the split.")
     var data: String?
 
     @Option(help: "Which split to evaluate: test, train (all of it, the validation samples included), or validation (the samples the checkpoint's validation_split held out).")
@@ -60,7 +60,7 @@ struct MNISTEval: ParsableCommand {
         // The checkpoint's classes: its count and names, and the spec's label offset.
         let settings = LabelSettings(classes: loaded.classNames?.count, labelOffset: loaded.spec.labelOffset, classNames: loaded.classNames)
         let dataset = try findingData(of: loaded, path: checkpoint) {
-            try locator.load(loaded.datasetLookupNames, split: split == .test ? .test : .train, labels: settings)
+            try locator.load(loaded.datasetLookupNames, split: split == .test ? .test : .train, labels: settings, images: ImageSettings(spec: loaded.spec))
         }
         if let warning = try checkDataset(of: loaded, path: checkpoint, against: dataset, doing: "evaluating on") {
             printError(warning)

@@ -27,8 +27,11 @@ struct MNISTTrain: ParsableCommand {
     @Option(help: "Start a fresh run from these weights instead of random initialisation: safetensors (tensors by Keras names such as dense_1.kernel; F32, F16 or BF16), a Keras .keras file or a Keras .weights.h5.")
     var `init`: String?
 
-    @Option(help: "Dataset folder holding the four IDX files (overrides the name lookup).")
+    @Option(help: "The dataset, instead of the spec's name lookup: a folder of the four IDX files, of train.csv and test.csv, or of train/<class>/ and test/<class>/ images; a Keras .npz; a CSV file (with --test-data).")
     var data: String?
+
+    @Option(name: .customLong("test-data"), help: "The test split from here: a CSV file, or the test split of any form --data takes.")
+    var testData: String?
 
     // `.unconditional`: "--epochs -1" is a bad value to report, not a missing one.
     @Option(parsing: .unconditional, help: "Epochs in total (overrides the spec); 0 with --init saves and evaluates the given weights.")
@@ -143,7 +146,7 @@ struct MNISTTrain: ParsableCommand {
                 throw UsageError("\(result): cannot write the result file: \(String(cString: strerror(errno)))", category: .cannotWrite)
             }
         }
-        let locator = datasetLocator(data: data)
+        let locator = datasetLocator(data: data, testData: testData)
         // A resumed run looks for the data it was trained on; a fresh one by the spec's dataset name.
         let (directory, train, test) = try findingData(of: plan.checkpoint, path: resume) { try plan.loadData(locator) }
         if let checkpoint = plan.checkpoint, let resume, let warning = try checkDataset(of: checkpoint, path: resume, against: train, doing: "resuming on") {
@@ -205,7 +208,8 @@ struct MNISTTrain: ParsableCommand {
             let signal = Interruption.received ?? SIGINT
             let kept = trainer.state.epochsCompleted > firstEpoch ? output : resume
             // A command that continues the same file, on the same data, run from any folder.
-            let command = ["mnist-train", "--resume", absolutePath(kept ?? ""), "--data", absolutePath(directory)]
+            let command = (["mnist-train", "--resume", absolutePath(kept ?? ""), "--data", absolutePath(directory)]
+                + (testData.map { ["--test-data", absolutePath($0)] } ?? []))
                 .map(shellQuoted).joined(separator: " ")
             let saved = kept.map { "\($0) holds \(counted(trainer.state.epochsCompleted, "completed epoch")); resume with: \(command)" }
                 ?? "no epoch completed, so no checkpoint was written"

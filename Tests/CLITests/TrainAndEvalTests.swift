@@ -211,7 +211,7 @@ final class TrainAndEvalTests: XCTestCase {
         let elsewhere = box.root.appendingPathComponent("elsewhere")
         try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
         let lost = try runTool("mnist-eval", [box.path("n.ckpt")], in: elsewhere, environment: ["MNIST_DATA_DIR": ""])
-        assertFailure(lost, status: 66, "dataset \"synthetic\" not found; looked in: data/synthetic, /usr/share/datasets/synthetic; \(box.path("n.ckpt")) was trained on the folder \"synthetic\", test split SHA-256 \(digest.prefix(12))...: pass that folder as --data DIR")
+        assertFailure(lost, status: 66, "dataset \"synthetic\" not found; looked in: data/synthetic, /usr/share/datasets/synthetic; \(box.path("n.ckpt")) was trained on the folder \"synthetic\", test split SHA-256 \(digest.prefix(12))...: pass that data as --data PATH")
 
         // Labels counted from 1, with label_offset and no dataset named: trains.
         let fromOne = box.root.appendingPathComponent("from-one")
@@ -322,7 +322,7 @@ final class TrainAndEvalTests: XCTestCase {
     func testReadmeCoversEveryCommandAndItsSpecIsReal() throws {
         let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let commands = try FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("Sources").path).filter { $0.hasPrefix("mnist-") }
-        XCTAssertEqual(commands.count, 6)
+        XCTAssertEqual(commands.count, 7)
         let manifest = try String(contentsOf: packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
         for command in commands {
             XCTAssertTrue(readme.contains("\n\(command) "), "no usage line for \(command)")

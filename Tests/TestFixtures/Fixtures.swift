@@ -1,32 +1,12 @@
-import CZlib
 import MNISTKit
 
 // Fixtures the test targets build for themselves: no data files are checked in.
 
 /// gzip-compresses `bytes` with zlib (a reference independent of the reader).
-public func gzip(_ bytes: [UInt8]) -> [UInt8] { deflated(bytes, windowBits: 16 + 15) }
+public func gzip(_ bytes: [UInt8]) -> [UInt8] { deflated(bytes, gzip: true) }
 
 /// zlib-compresses `bytes` (the zlib wrapper, as PNG's IDAT data has it).
-public func zlibCompressed(_ bytes: [UInt8]) -> [UInt8] { deflated(bytes, windowBits: 15) }
-
-func deflated(_ bytes: [UInt8], windowBits: Int32) -> [UInt8] {
-    var stream = z_stream()
-    precondition(czlib_deflate_init2(&stream, 6, windowBits) == Z_OK)
-    defer { deflateEnd(&stream) }
-    var input = bytes
-    var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-    let written = input.withUnsafeMutableBufferPointer { inputBuffer in
-        output.withUnsafeMutableBufferPointer { outputBuffer in
-            stream.next_in = inputBuffer.baseAddress
-            stream.avail_in = UInt32(inputBuffer.count)
-            stream.next_out = outputBuffer.baseAddress
-            stream.avail_out = UInt32(outputBuffer.count)
-            precondition(deflate(&stream, Z_FINISH) == Z_STREAM_END)
-            return outputBuffer.count - Int(stream.avail_out)
-        }
-    }
-    return Array(output[..<written])
-}
+public func zlibCompressed(_ bytes: [UInt8]) -> [UInt8] { deflated(bytes, gzip: false) }
 
 /// A small 10-class dataset of 4×4 images: class c lights pixel c (and c + 6
 /// faintly) over noise. Learnable in a few epochs; made by the tests themselves.

@@ -71,6 +71,8 @@ public struct Checkpoint {
     public var datasetFolder: String?
     /// SHA-256 of that data's test split (`Dataset.testSHA256`).
     public var datasetSHA256: String?
+    /// The form the training data was read in (IDX, npz, CSV, image folders); nil in older checkpoints.
+    public var datasetFormat: DataFormat?
     /// Where to look for the data again, in order: the dataset's name, then its folder's.
     public var datasetLookupNames: [String] { [dataset] + (datasetFolder.map { $0 == dataset ? [] : [$0] } ?? []) }
     /// The training data's class names and image shape (H, W, C); nil in
@@ -109,6 +111,7 @@ public struct Checkpoint {
         dataset = data.map { $0.name.isEmpty ? model.spec.dataset : $0.name } ?? model.spec.dataset
         datasetFolder = data.flatMap { $0.folder.isEmpty ? nil : $0.folder }
         datasetSHA256 = data?.testSHA256
+        datasetFormat = data?.format
         imageShape = data?.imageShape
         classNames = data?.classNames
         imagesTransposed = data?.imagesTransposed ?? false
@@ -137,6 +140,7 @@ public struct Checkpoint {
         var metadata = [("dataset", dataset)]
         if let datasetFolder { metadata.append(("dataset_folder", datasetFolder)) }
         if let datasetSHA256 { metadata.append(("dataset_sha256", datasetSHA256)) }
+        if let datasetFormat { metadata.append(("dataset_format", datasetFormat.rawValue)) }
         if let classNames { metadata.append(("class_names", JSONValue.array(classNames.map { .string($0) }).serialized)) }
         if let imageShape { metadata.append(("image_shape", imageShape.json.serialized)) }
         if imagesTransposed { metadata.append(("images_transposed", "true")) }
@@ -244,6 +248,7 @@ public struct Checkpoint {
         checkpoint.imagesTransposed = metadata["images_transposed"] == "true"
         checkpoint.blasCore = metadata["openblas_core"]
         (checkpoint.datasetFolder, checkpoint.datasetSHA256) = (metadata["dataset_folder"], metadata["dataset_sha256"])
+        checkpoint.datasetFormat = metadata["dataset_format"].flatMap(DataFormat.init(rawValue:))
         if let file = metadata["init_weights"], let digest = metadata["init_weights_sha256"] {
             checkpoint.weightsSource = WeightsSource(file: file, sha256: digest)
         }

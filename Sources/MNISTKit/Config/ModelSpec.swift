@@ -195,6 +195,11 @@ public struct ModelSpec: Equatable, Sendable {
     /// One name per class; nil: `class_names.txt` beside the data, a known
     /// dataset's names, or the label numbers.
     public var classNames: [String]?
+    /// (height, width) every picture of an image-folder dataset is resized to
+    /// (area averaging); nil: read at their own size, which must be one size.
+    public var imageSize: [Int]?
+    /// How pictures of an image-folder dataset are turned into samples.
+    public var prepare = ImagePreparation.asIs
 
     /// A spec with `layers` and `loss`, every other field at its default.
     public init(layers: [LayerSpec], loss: LossKind) {
@@ -204,7 +209,7 @@ public struct ModelSpec: Equatable, Sendable {
 
     static let topKeys = ["version", "name", "dataset", "input_shape", "layers", "loss", "optimizer", "metrics",
                           "epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks",
-                          "classes", "label_offset", "class_names"]
+                          "classes", "label_offset", "class_names", "image_size", "prepare"]
 
     /// Reads a spec file. A bare name (no "/") that is not a file here is looked
     /// up in each of `searchDirectories` in turn (`configs/`, then the configs
@@ -318,6 +323,18 @@ public struct ModelSpec: Equatable, Sendable {
                 throw ConfigError(path: "class_names", message: "has \(classNames!.count) names for the \(classes) classes of \"classes\"")
             }
         }
+        if let size = root.value("image_size") {
+            guard case let .array(items) = size, items.count == 2 else {
+                throw ConfigError(path: "image_size", message: "expected [height, width], got \(size.kindDescription)")
+            }
+            imageSize = try items.enumerated().map { index, item throws(ConfigError) in
+                guard case let .number(n) = item, n == n.rounded(), n >= 1, n <= Double(ImageLimits.maximumSide) else {
+                    throw ConfigError(path: "image_size[\(index)]", message: "expected an integer from 1 to \(ImageLimits.maximumSide), got \(item.kindDescription)")
+                }
+                return Int(n)
+            }
+        }
+        prepare = try root.choice("prepare", default: .asIs, noun: "image preparation")
     }
 
     /// The resolved spec as JSON, every default written out; parsing it gives this spec back.
@@ -343,6 +360,8 @@ public struct ModelSpec: Equatable, Sendable {
         if let classes { members.append(("classes", .number(Double(classes)))) }
         if labelOffset != 0 { members.append(("label_offset", .number(Double(labelOffset)))) }
         if let classNames { members.append(("class_names", .array(classNames.map { .string($0) }))) }
+        if let imageSize { members.append(("image_size", .array(imageSize.map { .number(Double($0)) }))) }
+        if prepare != .asIs { members.append(("prepare", .string(prepare.rawValue))) }
         return .object(members)
     }
 }

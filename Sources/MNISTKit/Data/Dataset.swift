@@ -14,6 +14,10 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case classMissingFromTraining(path: String, index: Int, label: Int, trainingPath: String)
     case classNamesCount(source: String, names: Int, classCount: Int)
     case badClassNames(path: String, problem: String)
+    /// Data that cannot be used, the problem in words (a CSV line, an .npz array, an image folder).
+    case invalid(path: String, problem: String)
+    /// A single CSV file given for training, which needs a test split too.
+    case oneSplit(path: String)
 
     /// The problem in words for an `error:` line, naming the folder or file.
     public var description: String {
@@ -32,8 +36,10 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             return "\(path): label \(label) at index \(index) is a class the training split \(trainingPath) never has"
         case let .classNamesCount(source, names, classCount):
             return "\(source): \(names) class names for \(classCount) classes; give one name per class"
-        case let .badClassNames(path, problem):
+        case let .badClassNames(path, problem), let .invalid(path, problem):
             return "\(path): \(problem)"
+        case let .oneSplit(path):
+            return "\(path): a CSV file holds one split, and training needs a test split too: give it with --test-data FILE"
         case let .empty(path):
             return "\(path): holds no samples"
         case let .notFound(name, searched):
@@ -67,6 +73,8 @@ public struct Dataset: Sendable {
     public var name = ""
     /// The name of the folder it was read from.
     public var folder = ""
+    /// The form the data was read in.
+    public var format = DataFormat.idx
     /// SHA-256 of the test split's images and labels as the files store them,
     /// when the test split was read: names the data by content in checkpoints.
     public var testSHA256: String?
@@ -90,39 +98,29 @@ public struct Dataset: Sendable {
     /// N). Labels become classes by subtracting `labelOffset`; with no
     /// `classCount` the largest class decides it.
     public static func load(imagesPath: String, labelsPath: String, classCount: Int? = 10, labelOffset: Int = 0) throws -> Dataset {
-        let images = try IDX.read(path: imagesPath)
-        let labels = try IDX.read(path: labelsPath)
-        guard images.elementType == .uint8 else {
-            throw DatasetError.wrongElementType(path: imagesPath, expected: "ubyte (0x08) image", found: images.elementType)
-        }
-        guard images.dimensions.count == 3 || images.dimensions.count == 4 else {
-            throw DatasetError.wrongRank(path: imagesPath, expected: "images of rank 3 (N, H, W) or 4 (N, H, W, C)", found: images.dimensions)
-        }
-        guard labels.elementType == .uint8 else {
-            throw DatasetError.wrongElementType(path: labelsPath, expected: "ubyte (0x08) label", found: labels.elementType)
-        }
-        guard labels.dimensions.count == 1 else {
-            throw DatasetError.wrongRank(path: labelsPath, expected: "labels of rank 1 (N)", found: labels.dimensions)
-        }
-        guard images.dimensions[0] == labels.dimensions[0] else {
-            throw DatasetError.countMismatch(imagesPath: imagesPath, images: images.dimensions[0], labelsPath: labelsPath, labels: labels.dimensions[0])
-        }
-        guard labels.dimensions[0] > 0, images.elementCount > 0 else { throw DatasetError.empty(path: imagesPath) }
-        var classes = labels.payload
+        let stored = try StoredSplit(idxImages: IDX.read(path: imagesPath), labels: IDX.read(path: labelsPath),
+                                     imagesPath: imagesPath, labelsPath: labelsPath)
+        return try labelled(stored, classCount: classCount, labelOffset: labelOffset)
+    }
+
+    /// A split as its files store it, checked: not empty, labels at or above
+    /// `labelOffset`, classes (label − offset) below `classCount` (nil: the
+    /// largest class + 1).
+    static func labelled(_ stored: StoredSplit, classCount: Int?, labelOffset: Int) throws -> Dataset {
+        guard !stored.labels.isEmpty, stored.imageShape.reduce(1, *) > 0 else { throw DatasetError.empty(path: stored.imagesPath) }
+        var classes = stored.labels
         if labelOffset > 0 {
             if let bad = classes.firstIndex(where: { Int($0) < labelOffset }) {
-                throw DatasetError.labelBelowOffset(path: labelsPath, index: bad, label: Int(classes[bad]), offset: labelOffset)
+                throw DatasetError.labelBelowOffset(path: stored.labelsPath, index: bad, label: Int(classes[bad]), offset: labelOffset)
             }
             let offset = UInt8(labelOffset)
             for k in classes.indices { classes[k] -= offset }
         }
         let count = classCount ?? Int(classes.max() ?? 0) + 1
         if let bad = classes.firstIndex(where: { Int($0) >= count }) {
-            throw DatasetError.labelOutOfRange(path: labelsPath, index: bad, label: Int(labels.payload[bad]), classCount: count)
+            throw DatasetError.labelOutOfRange(path: stored.labelsPath, index: bad, label: Int(stored.labels[bad]), classCount: count)
         }
-        var shape = Array(images.dimensions.dropFirst())
-        if shape.count == 2 { shape.append(1) }
-        return Dataset(images: images.payload, labels: classes, imageShape: shape, classCount: count,
+        return Dataset(images: stored.images, labels: classes, imageShape: stored.imageShape, classCount: count,
                        classNames: labelNumbers(count, offset: labelOffset))
     }
 
@@ -166,13 +164,16 @@ public struct Dataset: Sendable {
     }
 }
 
-/// Finds the four IDX files of a dataset by name.
+/// Finds a dataset: by `--data` (a folder of IDX files, of CSV files or of
+/// class folders; an `.npz` or CSV file), else by name in the search path.
 public struct DatasetLocator: Sendable {
-    /// The two files of a dataset: training and test.
+    /// The two splits of a dataset: training and test.
     public enum Split: String, Sendable { case train, test }
 
-    /// The dataset's own folder (`--data`): when set, the only place looked in.
-    public let explicitDirectory: String?
+    /// `--data`: the dataset's folder or file; when set, the only place looked in.
+    public let explicitPath: String?
+    /// `--test-data`: where the test split comes from instead (a CSV file, or any form's test split).
+    public let explicitTestPath: String?
     /// `MNIST_DATA_DIR`: `<environmentDirectory>/<name>` is looked in first.
     public let environmentDirectory: String?
     /// The working directory: `data/<name>` under it is looked in third.
@@ -180,20 +181,21 @@ public struct DatasetLocator: Sendable {
     /// Looked in last, as `<systemDirectory>/<name>` (Debian's datasets live in /usr/share/datasets).
     public let systemDirectory: String
 
-    /// A locator searching the given folders, in this order.
-    public init(explicitDirectory: String? = nil, environmentDirectory: String? = nil,
+    /// A locator searching the given places, in this order.
+    public init(explicitPath: String? = nil, explicitTestPath: String? = nil, environmentDirectory: String? = nil,
                 workingDirectory: String = ".", systemDirectory: String = "/usr/share/datasets") {
-        self.explicitDirectory = explicitDirectory
+        self.explicitPath = explicitPath
+        self.explicitTestPath = explicitTestPath
         self.environmentDirectory = environmentDirectory
         self.workingDirectory = workingDirectory
         self.systemDirectory = systemDirectory
     }
 
-    /// Where a dataset may be, in order: `--data DIR` (the dataset's own folder),
-    /// `$MNIST_DATA_DIR/<name>`, `data/<name>` in the working directory,
+    /// Where a dataset may be, in order: `--data` (the dataset's own folder or
+    /// file), `$MNIST_DATA_DIR/<name>`, `data/<name>` in the working directory,
     /// `/usr/share/datasets/<name>`.
     public func candidates(for name: String) -> [String] {
-        if let explicitDirectory { return [explicitDirectory] }
+        if let explicitPath { return [explicitPath] }
         var places = [String]()
         if let environmentDirectory, !environmentDirectory.isEmpty { places.append("\(environmentDirectory)/\(name)") }
         places.append(workingDirectory == "." ? "data/\(name)" : "\(workingDirectory)/data/\(name)")
@@ -201,10 +203,15 @@ public struct DatasetLocator: Sendable {
         return places
     }
 
-    /// The first candidate directory that holds the training images.
-    public func directory(for name: String) throws -> String {
+    /// The first candidate that holds a dataset in a form this tool reads.
+    public func location(for name: String) throws -> DataLocation {
         let places = candidates(for: name)
-        for place in places where Self.file(.train, kind: "images", in: place, name: name) != nil { return place }
+        for place in places {
+            if let location = try DataLocation.detect(place, name: name) { return location }
+        }
+        if let explicitPath, isDirectory(explicitPath) {
+            throw DatasetError.missingFile(directory: explicitPath, expected: [Self.spellings(.train, kind: "images")[0] + "[.gz]", "train.csv", "train/<class>/ folders"])
+        }
         throw DatasetError.notFound(name: name, searched: places)
     }
 
@@ -240,51 +247,84 @@ public struct DatasetLocator: Sendable {
         return nil
     }
 
-    /// The first of `names` found: `--data`'s folder when given, else the
-    /// first name with a folder in the search path (the error lists where the
-    /// first name was looked for).
-    public func directory(forAny names: [String]) throws -> (directory: String, name: String) {
+    /// The first of `names` found: `--data`'s path when given, else the first
+    /// name with data in the search path (the error lists where the first name
+    /// was looked for).
+    public func location(forAny names: [String]) throws -> DataLocation {
         var firstError: Error?
         for name in names {
-            do { return (try directory(for: name), name) } catch { firstError = firstError ?? error }
+            do { return try location(for: name) } catch { firstError = firstError ?? error }
         }
         throw firstError ?? DatasetError.notFound(name: "", searched: [])
     }
 
+    /// `--test-data`'s location, if given.
+    func testLocation() throws -> DataLocation? {
+        guard let explicitTestPath else { return nil }
+        guard let location = try DataLocation.detect(explicitTestPath) else {
+            if isDirectory(explicitTestPath) {
+                throw DatasetError.missingFile(directory: explicitTestPath, expected: [Self.spellings(.test, kind: "images")[0] + "[.gz]", "test.csv", "test/<class>/ folders"])
+            }
+            throw DatasetError.notFound(name: explicitTestPath, searched: [explicitTestPath])
+        }
+        return location
+    }
+
     /// Loads one split of the dataset found under the first of `names`
     /// (evaluation: the labels settings come from the checkpoint, its class
-    /// count and names included). The test split is recognised by content.
-    public func load(_ names: [String], split: Split, labels: LabelSettings = LabelSettings()) throws -> Dataset {
-        let (directory, name) = try directory(forAny: names)
-        let paths = try Self.files(split, in: directory, name: name)
-        var data = try Dataset.load(imagesPath: paths.images, labelsPath: paths.labels, classCount: labels.classes, labelOffset: labels.labelOffset)
+    /// count and names included); `--test-data` supplies the test split. The
+    /// test split is recognised by content.
+    public func load(_ names: [String], split: Split, labels: LabelSettings = LabelSettings(), images: ImageSettings = ImageSettings()) throws -> Dataset {
+        let location = try (split == .test ? testLocation() : nil) ?? location(forAny: names)
+        var data = try location.dataset(split, labels: labels, images: images, classCount: labels.classes)
         if split == .test { data.testSHA256 = data.contentSHA256(labelOffset: labels.labelOffset) }
-        try data.identify(labels: labels, directory: directory, files: paths.images)
+        try data.identify(labels: labels, location: location)
         return data
     }
 
-    /// Both splits of the dataset found under the first of `names`, checked to
-    /// hold images of one shape, and test classes the training split has. The
-    /// class count is the spec's `classes`, else the training split's largest
-    /// class + 1. What the data is comes from its files, not from `names`.
-    public func loadTrainAndTest(_ names: [String], labels: LabelSettings = LabelSettings()) throws -> (directory: String, train: Dataset, test: Dataset) {
-        let (directory, name) = try directory(forAny: names)
-        let trainFiles = try Self.files(.train, in: directory, name: name), testFiles = try Self.files(.test, in: directory, name: name)
-        var train = try Dataset.load(imagesPath: trainFiles.images, labelsPath: trainFiles.labels, classCount: labels.classes, labelOffset: labels.labelOffset)
-        var test = try Dataset.load(imagesPath: testFiles.images, labelsPath: testFiles.labels, classCount: train.classCount, labelOffset: labels.labelOffset)
+    /// Both splits of the dataset found under the first of `names` (the test
+    /// split from `--test-data` when given), checked to hold images of one
+    /// shape, and test classes the training split has. The class count is the
+    /// spec's `classes`, else the training split's largest class + 1 (image
+    /// folders: their count). What the data is comes from its files, not from `names`.
+    public func loadTrainAndTest(_ names: [String], labels: LabelSettings = LabelSettings(), images: ImageSettings = ImageSettings()) throws -> (directory: String, train: Dataset, test: Dataset) {
+        let location = try location(forAny: names)
+        let testLocation = try testLocation() ?? location
+        if testLocation == location, location.isOneSplit { throw DatasetError.oneSplit(path: location.path) }
+        var train = try location.dataset(.train, labels: labels, images: images, classCount: labels.classes)
+        var test = try testLocation.dataset(.test, labels: labels, images: images, classCount: train.classCount)
+        let testPath = test.folder
         guard test.imageShape == train.imageShape else {
-            throw DatasetError.shapeMismatch(path: testFiles.images, expected: train.imageShape, found: test.imageShape)
+            throw DatasetError.shapeMismatch(path: testPath, expected: train.imageShape, found: test.imageShape)
         }
         let seen = train.labelHistogram()
         if let bad = test.labels.firstIndex(where: { seen[Int($0)] == 0 }) {
-            throw DatasetError.classMissingFromTraining(path: testFiles.labels, index: bad, label: Int(test.labels[bad]) + labels.labelOffset,
-                                                        trainingPath: trainFiles.labels)
+            throw DatasetError.classMissingFromTraining(path: testPath, index: bad, label: Int(test.labels[bad]) + labels.labelOffset,
+                                                        trainingPath: train.folder)
         }
         train.testSHA256 = test.contentSHA256(labelOffset: labels.labelOffset)
-        try train.identify(labels: labels, directory: directory, files: testFiles.images)
-        (test.classNames, test.imagesTransposed, test.name, test.folder, test.testSHA256) =
-            (train.classNames, train.imagesTransposed, train.name, train.folder, train.testSHA256)
-        return (directory, train, test)
+        try train.identify(labels: labels, location: location)
+        (test.classNames, test.imagesTransposed, test.name, test.folder, test.testSHA256, test.format) =
+            (train.classNames, train.imagesTransposed, train.name, train.folder, train.testSHA256, train.format)
+        return (location.path, train, test)
+    }
+}
+
+extension DataLocation {
+    /// One split read and checked; image folders number their classes by the
+    /// training split's folders. `folder` holds the labels' path for errors
+    /// until `identify` names it.
+    func dataset(_ split: DatasetLocator.Split, labels: LabelSettings, images: ImageSettings, classCount: Int?) throws -> Dataset {
+        let classFolders = try classFolders()
+        if format == .imageFolders, labels.labelOffset != 0 {
+            throw ConfigError(path: "label_offset", message: "\(path) holds folders of images, whose classes are numbered by their folder names from 0; label_offset applies to stored labels")
+        }
+        let stored = try read(split, settings: images, classFolders: classFolders)
+        var data = try Dataset.labelled(stored, classCount: classCount ?? (classFolders.isEmpty ? nil : classFolders.count), labelOffset: labels.labelOffset)
+        data.folder = stored.labelsPath
+        data.format = format
+        if format == .imageFolders { data.classNames = classFolders }
+        return data
     }
 }
 
@@ -310,25 +350,28 @@ public struct LabelSettings: Sendable, Equatable {
 }
 
 extension Dataset {
-    /// Says what the data read from `directory` is (`files`: one of its files,
-    /// whose name may carry an EMNIST prefix): a known dataset recognised by
-    /// `testSHA256` or, for sets without one, by the prefix or folder name;
-    /// else the folder itself. Then names the classes: the settings' names,
-    /// else `class_names.txt` beside the files (one per line), else the known
-    /// dataset's, else the label numbers.
-    mutating func identify(labels: LabelSettings, directory: String, files: String) throws {
-        folder = URL(fileURLWithPath: directory).standardizedFileURL.lastPathComponent
-        let fileName = URL(fileURLWithPath: files).lastPathComponent
-        let prefix = ["-t10k-", "-train-"].lazy.compactMap { fileName.range(of: $0).map { String(fileName[..<$0.lowerBound]) } }.first
+    /// Says what the data at `location` is: a known dataset recognised by
+    /// `testSHA256` or, for sets without one, by an EMNIST file prefix or the
+    /// data's name; else the data's own name (its folder's, or an `.npz`
+    /// file's). Then names the classes: the settings' names, else
+    /// `class_names.txt` beside the data (one per line), else image folders'
+    /// names, else the known dataset's, else the label numbers.
+    mutating func identify(labels: LabelSettings, location: DataLocation) throws {
+        folder = location.displayName
+        let trainImages = location.format == .idx ? DatasetLocator.file(.train, kind: "images", in: location.path, name: location.name) : nil
+        let fileName = URL(fileURLWithPath: trainImages ?? "").lastPathComponent
+        let prefix = fileName.range(of: "-train-").map { String(fileName[..<$0.lowerBound]) }
         let known = KnownDataset.recognise(testSHA256: testSHA256, filePrefix: prefix, folder: folder)
         name = known?.name ?? folder
         if let known, known.firstLabel != labels.labelOffset {
-            throw ConfigError(path: "label_offset", message: "\(directory) holds \(known.name), which labels its first class \(known.firstLabel), so the spec needs \"label_offset\": \(known.firstLabel) (it has \(labels.labelOffset))")
+            throw ConfigError(path: "label_offset", message: "\(location.path) holds \(known.name), which labels its first class \(known.firstLabel), so the spec needs \"label_offset\": \(known.firstLabel) (it has \(labels.labelOffset))")
         }
         imagesTransposed = known?.transposed ?? false
-        let namesFile = "\(directory)/class_names.txt"
+        let namesFile = "\(location.folder)/class_names.txt"
+        let folderNames = location.format == .imageFolders ? classNames : nil
         let (names, source) = try labels.classNames.map { ($0, "class_names") }
             ?? (isRegularFile(namesFile) ? (Dataset.readClassNames(namesFile), namesFile) : nil)
+            ?? folderNames.map { ($0, "\(location.path)/train") }
             ?? (MNISTKit.classNames(forDataset: known?.name ?? "", classCount: classCount, labelOffset: labels.labelOffset), "")
         guard names.count == classCount else { throw DatasetError.classNamesCount(source: source, names: names.count, classCount: classCount) }
         classNames = names

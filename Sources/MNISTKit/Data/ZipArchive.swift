@@ -37,6 +37,12 @@ enum ZipArchive {
                 throw .damaged("cannot read its size")
             }
             guard stat.size <= zip_uint64_t(limit) else { throw .tooLarge(stat.size) }
+            // Deflate expands at most 1032 times: a larger claim is a lie, refused before allocating.
+            if stat.valid & zip_uint64_t(ZIP_STAT_COMP_SIZE) != 0 {
+                guard stat.comp_size <= zip_uint64_t(raw.count), stat.size <= max(stat.comp_size, 64) * 1032 else {
+                    throw .damaged("claims \(stat.size) bytes from \(stat.comp_size) compressed in a \(raw.count)-byte archive")
+                }
+            }
             guard let entry = zip_fopen_index(archive, zip_uint64_t(index), 0) else { throw .damaged(String(cString: zip_strerror(archive))) }
             defer { zip_fclose(entry) }
             var out = [UInt8](repeating: 0, count: Int(stat.size))

@@ -75,3 +75,25 @@ public func crc32Checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
     }
     return UInt32(crc)
 }
+
+/// `bytes` deflated at level 6 inside a gzip wrapper (`windowBits` 16 + 15) or a
+/// zlib one (15), with a zero timestamp: the same bytes always compress alike.
+public func deflated(_ bytes: [UInt8], gzip: Bool) -> [UInt8] {
+    var stream = z_stream()
+    precondition(czlib_deflate_init2(&stream, 6, gzip ? 16 + 15 : 15) == Z_OK, "deflateInit2 failed: zlib is unusable")
+    defer { deflateEnd(&stream) }
+    var input = bytes
+    var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
+    let written = input.withUnsafeMutableBufferPointer { inputBuffer in
+        output.withUnsafeMutableBufferPointer { outputBuffer in
+            stream.next_in = inputBuffer.baseAddress
+            stream.avail_in = UInt32(inputBuffer.count)
+            stream.next_out = outputBuffer.baseAddress
+            stream.avail_out = UInt32(outputBuffer.count)
+            let status = deflate(&stream, Z_FINISH)
+            precondition(status == Z_STREAM_END, "deflate into a deflateBound-sized buffer ended with \(status)")
+            return outputBuffer.count - Int(stream.avail_out)
+        }
+    }
+    return Array(output[..<written])
+}

@@ -54,7 +54,7 @@ public struct TrainingPlan {
     /// checkpoint was trained on; for a fresh one, the spec's dataset (a lookup
     /// name; `locator`'s explicit folder, when set, wins over both).
     public func loadData(_ locator: DatasetLocator) throws -> (directory: String, train: Dataset, test: Dataset) {
-        try attributingSpecErrors { try locator.loadTrainAndTest(checkpoint?.datasetLookupNames ?? [spec.dataset], labels: LabelSettings(spec: spec)) }
+        try attributingSpecErrors { try locator.loadTrainAndTest(checkpoint?.datasetLookupNames ?? [spec.dataset], labels: LabelSettings(spec: spec), images: ImageSettings(spec: spec)) }
     }
 
     /// The trainer for this plan: fresh (from random weights or `initPath`'s), or restored from the checkpoint.

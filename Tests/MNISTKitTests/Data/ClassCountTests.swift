@@ -27,7 +27,7 @@ final class ClassCountTests: XCTestCase {
     }
 
     func load(_ folder: String, name: String = "custom", _ labels: LabelSettings = LabelSettings()) throws -> (train: Dataset, test: Dataset) {
-        let (_, train, test) = try DatasetLocator(explicitDirectory: folder).loadTrainAndTest([name], labels: labels)
+        let (_, train, test) = try DatasetLocator(explicitPath: folder).loadTrainAndTest([name], labels: labels)
         return (train, test)
     }
 

@@ -75,16 +75,16 @@ final class DatasetTests: XCTestCase {
         let system = directory.appendingPathComponent("system")
         _ = try write(images(1), "toy/train-images.idx3-ubyte", in: system)
         var locator = DatasetLocator(environmentDirectory: env.path, workingDirectory: work.path, systemDirectory: system.path)
-        XCTAssertEqual(try locator.directory(for: "toy"), system.path + "/toy")
+        XCTAssertEqual(try locator.location(for: "toy").path, system.path + "/toy")
         _ = try write(gzip(images(1)), "toy/train-images-idx3-ubyte.gz", in: work.appendingPathComponent("data"))
-        XCTAssertEqual(try locator.directory(for: "toy"), work.path + "/data/toy")
+        XCTAssertEqual(try locator.location(for: "toy").path, work.path + "/data/toy")
         _ = try write(images(1), "toy/train-images-idx3-ubyte", in: env)
-        XCTAssertEqual(try locator.directory(for: "toy"), env.path + "/toy")
-        locator = DatasetLocator(explicitDirectory: directory.appendingPathComponent("nowhere").path,
+        XCTAssertEqual(try locator.location(for: "toy").path, env.path + "/toy")
+        locator = DatasetLocator(explicitPath: directory.appendingPathComponent("nowhere").path,
                                  environmentDirectory: env.path, workingDirectory: work.path, systemDirectory: system.path)
-        XCTAssertThrowsError(try locator.directory(for: "toy"))
+        XCTAssertThrowsError(try locator.location(for: "toy").path)
         let missing = DatasetLocator(environmentDirectory: env.path, workingDirectory: work.path, systemDirectory: system.path)
-        XCTAssertThrowsError(try missing.directory(for: "absent")) {
+        XCTAssertThrowsError(try missing.location(for: "absent")) {
             XCTAssertEqual("\($0)", "dataset \"absent\" not found; looked in: \(env.path)/absent, \(work.path)/data/absent, \(system.path)/absent")
         }
         XCTAssertThrowsError(try DatasetLocator.files(.test, in: env.path + "/toy")) {
@@ -97,7 +97,7 @@ final class DatasetTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: path) else {
             throw XCTSkip("\(path) is absent; `make setup` installs Debian's dataset-fashion-mnist")
         }
-        let locator = DatasetLocator(explicitDirectory: path)
+        let locator = DatasetLocator(explicitPath: path)
         let train = try locator.load(["fashion-mnist"], split: .train)
         XCTAssertEqual(train.count, 60_000)
         XCTAssertEqual(train.imageShape, [28, 28, 1])
@@ -111,10 +111,10 @@ final class DatasetTests: XCTestCase {
     func testDecodesMNISTDigitsWhenPresent() throws {
         let path = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) is absent") }
-        let train = try DatasetLocator(explicitDirectory: path).load(["mnist"], split: .train)
+        let train = try DatasetLocator(explicitPath: path).load(["mnist"], split: .train)
         XCTAssertEqual(train.count, 60_000)
         XCTAssertEqual(Array(train.labels.prefix(10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
-        let test = try DatasetLocator(explicitDirectory: path).load(["mnist"], split: .test)
+        let test = try DatasetLocator(explicitPath: path).load(["mnist"], split: .test)
         XCTAssertEqual(test.count, 10_000)
     }
 
@@ -131,7 +131,7 @@ final class DatasetTests: XCTestCase {
         for file in try FileManager.default.contentsOfDirectory(atPath: mnist.path) where file.hasSuffix(".gz") {
             try FileManager.default.createSymbolicLink(at: digits.appendingPathComponent(file), withDestinationURL: mnist.appendingPathComponent(file))
         }
-        let (_, train, test) = try DatasetLocator(explicitDirectory: digits.path).loadTrainAndTest(["fashion-mnist"])
+        let (_, train, test) = try DatasetLocator(explicitPath: digits.path).loadTrainAndTest(["fashion-mnist"])
         XCTAssertEqual(train.name, "mnist")
         XCTAssertEqual(train.folder, "my-digits")
         XCTAssertEqual(train.classNames, (0 ... 9).map(String.init))
@@ -144,7 +144,7 @@ final class DatasetTests: XCTestCase {
             try Data(IDX.encode(elementType: .uint8, dimensions: [3, 2, 2], payload: Array(0 ..< 12))).write(to: impostor.appendingPathComponent("\(split)-images-idx3-ubyte"))
             try Data(IDX.encode(elementType: .uint8, dimensions: [3], payload: [0, 1, 2])).write(to: impostor.appendingPathComponent("\(split)-labels-idx1-ubyte"))
         }
-        let other = try DatasetLocator(explicitDirectory: impostor.path).loadTrainAndTest(["fashion-mnist"]).train
+        let other = try DatasetLocator(explicitPath: impostor.path).loadTrainAndTest(["fashion-mnist"]).train
         XCTAssertEqual(other.name, "fashion-mnist")
         XCTAssertEqual(other.classNames, ["0", "1", "2"])
     }
