@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let commands = ["mnist-train", "mnist-eval", "mnist-export", "mnist-predict", "mnist-bench", "mnist-sweep"]
+let commands = ["mnist-train", "mnist-eval", "mnist-export", "mnist-predict", "mnist-bench", "mnist-sweep", "mnist-data"]
 
 let package = Package(
     name: "mnist-train",
@@ -52,7 +52,7 @@ let package = Package(
             dependencies: ["MNISTKit", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")])
     } + [
         // Fixtures (synthetic datasets, gzip) that both test targets build for themselves.
-        .target(name: "TestFixtures", dependencies: ["MNISTKit", "CZlib"], path: "Tests/TestFixtures"),
+        .target(name: "TestFixtures", dependencies: ["MNISTKit"], path: "Tests/TestFixtures"),
         .testTarget(name: "MNISTKitTests", dependencies: ["MNISTKit", "TestFixtures"]),
         .testTarget(name: "CLITests", dependencies: ["MNISTKit", "CLISupport", "TestFixtures"]),
     ]
