@@ -45,7 +45,8 @@ enum CSVImages {
         let firstField = Array(bytes[start ..< (start ..< first.content).first { bytes[$0] == comma }!])
         var header: [String]?
         if !firstField.allSatisfy({ (48 ... 57).contains($0) }) || firstField.isEmpty {
-            let names = String(decoding: bytes[start ..< first.content], as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            // Split on the comma byte: a comma followed by a combining mark is one Character.
+            let names = bytes[start ..< first.content].split(separator: comma, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             if names[0].lowercased().hasPrefix("pixel") {
                 throw fail(lineNumber, "the first column is \(names[0]), not a label: this file has no labels (Kaggle's unlabelled test.csv?)")
             }

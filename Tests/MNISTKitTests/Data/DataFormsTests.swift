@@ -65,6 +65,8 @@ final class DataFormsTests: XCTestCase {
             (header + "1,0,0,0,0\n1,0,0,0\n", "line 3: has 4 columns; every row needs 5 (the label and 4 pixels), as the first has"),
             (header + "1,0,0,0,0,7\n", "line 2: has 6 columns; every row needs 5 (the label and 4 pixels), as the first has"),
             (header + "1,0,1x,0,0\n", "line 2: column 3 (pixel1): \"1x\" is not an integer from 0 to 255"),
+            // A comma followed by a combining mark (a fuzzer's find): still a column boundary.
+            ("l,a,b,c,\u{301}d\n1,0,0,0,0\n1,0,0,0,x\n", "line 3: column 5 (\u{301}d): \"x\" is not an integer from 0 to 255"),
             ("1,0,0,0,0\n1,0,0,256,0\n", "line 2: column 4: \"256\" is not an integer from 0 to 255"),
             ("1,0,0,0,0\n-1,0,0,0,0\n", "line 2: column 1: \"-1\" is not an integer from 0 to 255"),
             ("1,0,0,0,0\n1,0,0.5,0,0\n", "line 2: column 3: \"0.5\" is not an integer from 0 to 255"),
