@@ -15,12 +15,11 @@ enum ImageFolders {
     /// A folder's entries that are not hidden, in the byte order of their UTF-8
     /// names (Python's `sorted`, which `ImageFolder` uses).
     static func entries(of folder: String) throws -> [String] {
-        do {
-            return try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }
-                .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        } catch {
-            throw DatasetError.invalid(path: folder, problem: "cannot be listed: \(String(cString: strerror(isDirectory(folder) ? EACCES : ENOENT)))")
-        }
+        // opendir first, for the system's reason when the folder cannot be read.
+        guard let handle = opendir(folder) else { throw DatasetError.invalid(path: folder, problem: "cannot be listed: \(String(cString: strerror(errno)))") }
+        closedir(handle)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
     /// The class folders of a split's folder, sorted.

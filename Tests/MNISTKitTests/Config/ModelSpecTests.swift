@@ -72,7 +72,12 @@ final class ModelSpecTests: XCTestCase {
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"validation_split\": 1}",
              "validation_split: expected a number from 0 up to (not including) 1, got 1"),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"epoch\": 5}",
-             "epoch: unknown key; did you mean \"epochs\"? expected one of version, name, dataset, input_shape, layers, loss, optimizer, metrics, epochs, batch_size, validation_split, shuffle, seed, callbacks, classes, label_offset, class_names"),
+             "epoch: unknown key; did you mean \"epochs\"? expected one of version, name, dataset, input_shape, layers, loss, optimizer, metrics, epochs, batch_size, validation_split, shuffle, seed, callbacks, classes, label_offset, class_names, image_size, prepare"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"image_size\": [28]}", "image_size: expected [height, width], got an array"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"image_size\": [28, 20000]}",
+             "image_size[1]: expected an integer from 1 to 16384, got 20000"),
+            ("{\(layers), \"loss\": \"categorical_crossentropy\", \"prepare\": \"mnst\"}",
+             #"prepare: unknown image preparation "mnst"; expected one of as_is, mnist"#),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"version\": 2}",
              "version: 2 is newer than the newest version this MNISTKit (\(toolVersion)) reads, 1"),
             ("{\(layers), \"loss\": \"categorical_crossentropy\", \"metrics\": [\"auc\"]}",
@@ -89,6 +94,16 @@ final class ModelSpecTests: XCTestCase {
         for (text, message) in cases {
             XCTAssertThrowsError(try ModelSpec.parse(text), message) { XCTAssertEqual("\($0)", message) }
         }
+    }
+
+    func testImageFolderKeysReadAndWriteBack() throws {
+        let spec = try ModelSpec.parse(#"{"layers": [{"type": "flatten"}], "loss": "categorical_crossentropy", "image_size": [32, 24], "prepare": "mnist"}"#)
+        XCTAssertEqual(spec.imageSize, [32, 24])
+        XCTAssertEqual(spec.prepare, .mnist)
+        XCTAssertEqual(try ModelSpec(json: spec.json), spec)
+        let plain = try ModelSpec.parse(#"{"layers": [{"type": "flatten"}], "loss": "categorical_crossentropy"}"#)
+        XCTAssertNil(plain.imageSize)
+        XCTAssertEqual(plain.prepare, .asIs)
     }
 
     func testFileErrorsNameTheFile() throws {
