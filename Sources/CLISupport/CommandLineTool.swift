@@ -45,7 +45,7 @@ public func exitStatus(for error: Error) -> Int32 {
 /// What the user can do about an error, in the commands' flag spellings.
 func hint(for error: Error) -> String {
     guard case let .notFound(name, _)? = error as? DatasetError else { return "" }
-    return " (pass --data DIR, a folder holding its four IDX files, or set MNIST_DATA_DIR to a folder holding \(name)/)"
+    return " (pass --data PATH: a folder of IDX files, of CSV files or of class folders, an .npz or a CSV file; or set MNIST_DATA_DIR to a folder holding \(name)/)"
 }
 
 /// A failure a command itself detects, in the library's vocabulary.

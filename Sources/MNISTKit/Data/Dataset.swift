@@ -290,7 +290,7 @@ public struct DatasetLocator: Sendable {
     public func loadTrainAndTest(_ names: [String], labels: LabelSettings = LabelSettings(), images: ImageSettings = ImageSettings()) throws -> (directory: String, train: Dataset, test: Dataset) {
         let location = try location(forAny: names)
         let testLocation = try testLocation() ?? location
-        if testLocation == location, location.isOneSplit { throw DatasetError.oneSplit(path: location.path) }
+        if explicitTestPath == nil, location.isOneSplit { throw DatasetError.oneSplit(path: location.path) }
         var train = try location.dataset(.train, labels: labels, images: images, classCount: labels.classes)
         var test = try testLocation.dataset(.test, labels: labels, images: images, classCount: train.classCount)
         let testPath = test.folder

@@ -54,6 +54,8 @@ final class DataFormsTests: XCTestCase {
         XCTAssertEqual(one.images, train.images)
         XCTAssertEqual(message { try self.load(self.path("csv/train.csv")) },
                        "\(path("csv/train.csv")): a CSV file holds one split, and training needs a test split too: give it with --test-data FILE")
+        // The same file given as both splits is taken at its word.
+        XCTAssertEqual(try load(path("csv/train.csv"), test: path("csv/train.csv")).test.labels, [2, 0])
         // Evaluation: a lone CSV file is the split asked for.
         let evaluated = try DatasetLocator(explicitPath: path("csv/test.csv")).load(["x"], split: .test, labels: LabelSettings(classes: 3))
         XCTAssertEqual(evaluated.labels, [2, 0])
