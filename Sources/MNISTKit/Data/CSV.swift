@@ -32,11 +32,11 @@ enum CSVImages {
             let content = k > start && bytes[k - 1] == carriageReturn ? k - 1 : k
             return (content, min(k + 1, end))
         }
-        var start = 0, lineNumber = 1
-        while start < end, lineEnd(from: start).content == start { start = lineEnd(from: start).next; lineNumber += 1 }
+        func fieldCount(_ range: Range<Int>) -> Int { 1 + range.reduce(0) { $0 + (bytes[$1] == comma ? 1 : 0) } }
+        var start = 0, lineNumber = 1, first = lineEnd(from: 0)
+        while start < end, first.content == start { (start, lineNumber) = (first.next, lineNumber + 1); first = lineEnd(from: start) }
         guard start < end else { throw DatasetError.empty(path: path) }
-        let first = lineEnd(from: start)
-        let columns = 1 + (start ..< first.content).reduce(0) { $0 + (bytes[$1] == comma ? 1 : 0) }
+        let columns = fieldCount(start ..< first.content)
         guard columns >= 2 else { throw fail(lineNumber, "has 1 column; expected the label, then the pixels") }
         guard columns - 1 <= maximumPixels else {
             throw fail(lineNumber, "has \(columns) columns: more than the \(maximumPixels) pixels an image may have")
@@ -91,7 +91,7 @@ enum CSVImages {
                     k += 1
                 }
                 if column < columns || k < line.content {
-                    let found = 1 + (start ..< line.content).reduce(0) { $0 + (bytes[$1] == comma ? 1 : 0) }
+                    let found = fieldCount(start ..< line.content)
                     throw fail(lineNumber, "has \(found) columns; every row needs \(columns) (the label and \(pixels) pixels), as the first has")
                 }
                 row += 1

@@ -103,7 +103,10 @@ public struct DataLocation: Sendable, Equatable {
     }
 
     /// The folder `class_names.txt` is looked for in: the dataset's, or the file's.
-    var folder: String { isDirectory(path) ? path : (path as NSString).deletingLastPathComponent.nonEmpty ?? "." }
+    var folder: String {
+        let parent = (path as NSString).deletingLastPathComponent
+        return isDirectory(path) ? path : parent.isEmpty ? "." : parent
+    }
 
     /// What the data is called when no known dataset is recognised: its
     /// folder's name, an `.npz` file's name without `.npz`, a CSV file's folder's name.
@@ -209,9 +212,4 @@ enum NumPyDataset {
 func isDirectory(_ path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-}
-
-extension String {
-    /// Nil for the empty string.
-    var nonEmpty: String? { isEmpty ? nil : self }
 }
